@@ -1,0 +1,8 @@
+# Paper Table 2: efficientnet-b0-fpn, no augmentation (the paper's baseline row).
+_base_ = [
+    '../_base_/models/efficientnet_b0_fpn.py', '../_base_/datasets/tbcxr_bs32.py',
+    '../_base_/schedules/adamw_10e.py', '../_base_/default_runtime.py'
+]
+
+train_dataloader = dict(dataset=dict(pipeline=[
+    _base_.load_xray, _base_.pack_inputs]))

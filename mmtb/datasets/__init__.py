@@ -1,0 +1,3 @@
+from .transforms import LoadGreyXray
+
+__all__ = ['LoadGreyXray']

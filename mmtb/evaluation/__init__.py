@@ -1,0 +1,3 @@
+from .metrics import ScreeningMetric
+
+__all__ = ['ScreeningMetric']

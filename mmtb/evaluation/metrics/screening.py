@@ -1,0 +1,118 @@
+"""Screening metrics for TB triage, with tuberculosis as the positive class.
+
+The paper reports accuracy, precision, recall and F1; screening studies also need ROC AUC with
+a confidence interval, specificity, and the sensitivity/specificity at an operating threshold
+chosen on one set and applied unchanged to another (WHO triage target: sensitivity >= 90% with
+specificity >= 70%). ROC/AUC come from scikit-learn.
+"""
+from typing import Optional, Sequence
+
+import numpy as np
+from mmengine.evaluator import BaseMetric
+from mmpretrain.registry import METRICS
+from sklearn.metrics import roc_auc_score, roc_curve
+
+WHO_SENSITIVITY = 0.90
+WHO_SPECIFICITY = 0.70
+
+
+def threshold_for_sensitivity(scores, labels, sensitivity: float = WHO_SENSITIVITY) -> float:
+    """Highest threshold on P(TB) whose sensitivity (score >= threshold) reaches the target."""
+    fpr, tpr, thresholds = roc_curve(labels, scores)
+    reached = np.flatnonzero(tpr >= sensitivity - 1e-12)
+    return float(min(thresholds[reached[0]], 1.0))
+
+
+def rates_at(scores, labels, threshold: float) -> dict:
+    """Confusion-matrix rates (fractions) when P(TB) >= threshold means TB."""
+    scores, labels = np.asarray(scores), np.asarray(labels).astype(bool)
+    pred = scores >= threshold
+    tp, fp = np.sum(pred & labels), np.sum(pred & ~labels)
+    fn, tn = np.sum(~pred & labels), np.sum(~pred & ~labels)
+
+    def ratio(a, b):
+        return float(a / b) if b else 0.0  # scikit-learn's zero_division=0 convention
+
+    precision, recall = ratio(tp, tp + fp), ratio(tp, tp + fn)
+    return dict(
+        accuracy=ratio(tp + tn, len(labels)), precision=precision, sensitivity=recall,
+        specificity=ratio(tn, tn + fp),
+        f1=ratio(2 * tp, 2 * tp + fp + fn), tp=int(tp), fp=int(fp), fn=int(fn), tn=int(tn))
+
+
+def bootstrap_auc_ci(scores, labels, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05):
+    """Percentile bootstrap CI of ROC AUC, resampling within each class (stratified)."""
+    scores, labels = np.asarray(scores), np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    pos, neg = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    aucs = []
+    for _ in range(n_boot):
+        idx = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
+        aucs.append(roc_auc_score(labels[idx], scores[idx]))
+    low, high = np.quantile(aucs, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
+
+
+def screening_report(scores: Sequence[float], labels: Sequence[int], threshold: float = 0.5,
+                     operating_threshold: Optional[float] = None, n_boot: int = 1000,
+                     seed: int = 0) -> dict:
+    """All screening numbers for TB probabilities ``scores`` and 0/1 ``labels``.
+
+    Percentages (0-100) for rates, as the paper and mmpretrain report them; AUC in 0-1.
+    ``threshold`` gives the paper's metrics; ``operating_threshold`` (chosen on another set)
+    gives ``op/*`` rates and whether the WHO target is met there.
+    """
+    scores, labels = np.asarray(scores, dtype=float), np.asarray(labels, dtype=int)
+    report = {k: 100 * v for k, v in rates_at(scores, labels, threshold).items()
+              if k in ('accuracy', 'precision', 'sensitivity', 'specificity', 'f1')}
+    report['recall'] = report['sensitivity']
+    report.update(num_samples=int(len(labels)), num_tb=int(labels.sum()))
+    if 0 < labels.sum() < len(labels):
+        report['auc'] = float(roc_auc_score(labels, scores))
+        report['auc_ci_low'], report['auc_ci_high'] = bootstrap_auc_ci(
+            scores, labels, n_boot=n_boot, seed=seed)
+        thr90 = threshold_for_sensitivity(scores, labels)
+        report['thr_sens90'] = thr90
+        report['spec_at_sens90'] = 100 * rates_at(scores, labels, thr90)['specificity']
+    if operating_threshold is not None:
+        op = rates_at(scores, labels, operating_threshold)
+        report['op/threshold'] = float(operating_threshold)
+        for key in ('accuracy', 'sensitivity', 'specificity', 'f1'):
+            report[f'op/{key}'] = 100 * op[key]
+        report['op/who_target_met'] = bool(op['sensitivity'] >= WHO_SENSITIVITY
+                                           and op['specificity'] >= WHO_SPECIFICITY)
+    return report
+
+
+@METRICS.register_module()
+class ScreeningMetric(BaseMetric):
+    """mmpretrain metric wrapper around :func:`screening_report` (usable in any evaluator).
+
+    Args:
+        positive_index: class index of tuberculosis in ``pred_score``.
+        threshold: P(TB) threshold for the paper's metrics (0.5 = argmax for two classes).
+        operating_threshold: a threshold chosen on another set, applied unchanged here.
+        n_boot: bootstrap resamples for the AUC confidence interval.
+    """
+    default_prefix = 'screening'
+
+    def __init__(self, positive_index: int = 1, threshold: float = 0.5,
+                 operating_threshold: Optional[float] = None, n_boot: int = 1000,
+                 seed: int = 0, collect_device: str = 'cpu', prefix: Optional[str] = None):
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.positive_index = positive_index
+        self.threshold = threshold
+        self.operating_threshold = operating_threshold
+        self.n_boot = n_boot
+        self.seed = seed
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        for sample in data_samples:
+            self.results.append((float(sample['pred_score'][self.positive_index]),
+                                 int(sample['gt_label'][0])))
+
+    def compute_metrics(self, results: list) -> dict:
+        scores, labels = zip(*results)
+        return screening_report(scores, labels, threshold=self.threshold,
+                                operating_threshold=self.operating_threshold,
+                                n_boot=self.n_boot, seed=self.seed)

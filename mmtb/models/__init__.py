@@ -1,0 +1,3 @@
+from .necks import FPNNeck
+
+__all__ = ['FPNNeck']

@@ -1,0 +1,3 @@
+from .fpn import FPNNeck
+
+__all__ = ['FPNNeck']

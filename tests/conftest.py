@@ -1,0 +1,66 @@
+"""Shared fixtures: tiny generated chest-X-ray-like datasets (never real images)."""
+import json
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / 'shared' / 'data'
+requires_shared_data = pytest.mark.skipif(
+    not (SHARED_DATA / 'tbdb256').is_dir(), reason='../shared/data (real X-rays) not present')
+
+
+def synthetic_xray(rng: np.random.Generator, size: int = 64, lesion: bool = False):
+    """A grey chest-like image: dark lungs in a brighter body; TB adds one bright lesion.
+
+    Returns the image and the lesion's (x, y, radius) or None.
+    """
+    img = np.full((size, size), 150, np.float32)
+    for cx in (0.32, 0.68):
+        cv2.ellipse(img, (int(cx * size), size // 2), (size // 6, size // 3), 0, 0, 360,
+                    60, -1)
+    img += rng.normal(0, 12, img.shape)
+    spot = None
+    if lesion:
+        cx = int(rng.choice([0.32, 0.68]) * size + rng.integers(-size // 16, size // 16 + 1))
+        cy = int(size // 2 + rng.integers(-size // 6, size // 6 + 1))
+        r = max(2, size // 10)
+        cv2.circle(img, (cx, cy), r, 250, -1)
+        spot = (cx, cy, r)
+    return np.clip(img, 0, 255).astype(np.uint8), spot
+
+
+def write_dataset(root: Path, n_train: int = 24, n_test: int = 8, size: int = 64, seed: int = 0):
+    """Write PNGs and meta/{train,test}.json in the converter's format; return ``root``."""
+    rng = np.random.default_rng(seed)
+    (root / 'meta').mkdir(parents=True, exist_ok=True)
+    classes = ['normal', 'tuberculosis']
+    for split, n in (('train', n_train), ('test', n_test)):
+        data_list = []
+        for i in range(n):
+            label = i % 2
+            img, _ = synthetic_xray(rng, size, lesion=bool(label))
+            rel = f'{split}/{classes[label]}/{i:03d}.png'
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(root / rel), img)
+            data_list.append(dict(img_path=rel, gt_label=label, source='synthetic'))
+        ann = dict(metainfo=dict(classes=classes), data_list=data_list)
+        (root / 'meta' / f'{split}.json').write_text(json.dumps(ann))
+    return root
+
+
+@pytest.fixture(scope='session')
+def tiny_dataset(tmp_path_factory) -> Path:
+    return write_dataset(tmp_path_factory.mktemp('tiny_tbcxr'))
+
+
+def run_tool(*args, timeout: int = 300, env_extra=None):
+    """Run a repo script as a user would (python tools/x.py ...), from the repo root."""
+    import subprocess
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS='1', **(env_extra or {}))
+    return subprocess.run([sys.executable, *map(str, args)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)

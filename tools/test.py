@@ -1,0 +1,56 @@
+"""Evaluate a checkpoint: screening metrics (TB positive) printed and written as JSON."""
+import argparse
+import json
+import os.path as osp
+
+from mmengine.runner import Runner
+
+from mmtb.utils.config import DictAction, load_config
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test a TB classifier checkpoint.')
+    parser.add_argument('config', help='config file the checkpoint was trained with')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where the test log goes')
+    parser.add_argument('--img-size', type=int, help='input size the model was trained at')
+    parser.add_argument('--data-root', help='test on this converted dataset instead '
+                        '(e.g. data/pakistan256, an external set)')
+    parser.add_argument('--operating-threshold', type=float,
+                        help='P(TB) threshold chosen on another set, applied unchanged here')
+    parser.add_argument('--out', help='metrics JSON (default: <work dir>/test_metrics.json)')
+    parser.add_argument('--dump', help='also dump per-image predictions to this .pkl')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys')
+    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
+    parser.add_argument('--local-rank', '--local_rank', type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options, args.img_size, args.work_dir)
+    cfg.launcher = args.launcher
+    cfg.load_from = args.checkpoint
+    if args.data_root:
+        cfg.test_dataloader.dataset.data_root = args.data_root
+    if args.operating_threshold is not None:
+        cfg.test_evaluator.operating_threshold = args.operating_threshold
+    if args.dump:
+        evaluators = cfg.test_evaluator
+        evaluators = evaluators if isinstance(evaluators, list) else [evaluators]
+        cfg.test_evaluator = [*evaluators, dict(type='DumpResults', out_file_path=args.dump)]
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    out = args.out or osp.join(cfg.work_dir, 'test_metrics.json')
+    record = dict(config=args.config, checkpoint=args.checkpoint,
+                  data_root=cfg.test_dataloader.dataset.data_root, metrics=metrics)
+    if runner.rank == 0:
+        with open(out, 'w') as f:
+            json.dump(record, f, indent=2)
+        print(json.dumps(metrics, indent=2))
+        print(f'metrics written to {out}')
+
+
+if __name__ == '__main__':
+    main()
