@@ -5,7 +5,7 @@ import os.path as osp
 
 from mmengine.runner import Runner
 
-from mmtb.utils.config import DictAction, load_config
+from mmtb.utils.config import DictAction, load_config, set_launcher
 
 
 def parse_args(argv=None):
@@ -30,7 +30,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.img_size, args.work_dir)
-    cfg.launcher = args.launcher
+    set_launcher(cfg, args.launcher)
     cfg.load_from = args.checkpoint
     if args.data_root:
         cfg.test_dataloader.dataset.data_root = args.data_root

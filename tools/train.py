@@ -3,7 +3,7 @@ import argparse
 
 from mmengine.runner import Runner
 
-from mmtb.utils.config import DictAction, load_config
+from mmtb.utils.config import DictAction, load_config, set_launcher
 
 
 def parse_args(argv=None):
@@ -30,7 +30,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.img_size, args.work_dir)
-    cfg.launcher = args.launcher
+    set_launcher(cfg, args.launcher)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume:

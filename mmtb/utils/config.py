@@ -5,7 +5,7 @@ from typing import Optional
 import torch
 from mmengine.config import Config, DictAction
 
-__all__ = ['DictAction', 'load_config', 'set_input_size', 'input_size_of']
+__all__ = ['DictAction', 'input_size_of', 'load_config', 'set_input_size', 'set_launcher']
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -39,8 +39,7 @@ def input_size_of(cfg: Config) -> int:
 
 def load_config(path: str, cfg_options: Optional[dict] = None, img_size: Optional[int] = None,
                 work_dir: Optional[str] = None) -> Config:
-    """Read a config, apply ``--cfg-options`` and ``--img-size``, pick the work dir and the
-    distributed backend (NCCL needs GPUs; gloo runs the same torchrun jobs on CPUs)."""
+    """Read a config, apply ``--cfg-options`` and ``--img-size``, and pick the work dir."""
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -54,6 +53,22 @@ def load_config(path: str, cfg_options: Optional[dict] = None, img_size: Optiona
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('work_dirs', stem)
-    if not torch.cuda.is_available() and cfg.get('env_cfg', {}).get('dist_cfg'):
-        cfg.env_cfg.dist_cfg.backend = 'gloo'
     return cfg
+
+
+def set_launcher(cfg: Config, launcher: str) -> None:
+    """Use ``launcher`` ('none' or 'pytorch', i.e. torchrun); on CPUs run it over gloo.
+
+    mmengine's torchrun path assumes GPUs (it calls ``torch.cuda.set_device`` and gives DDP
+    device ids), so on a CPU-only machine the gloo process group is opened here first and DDP
+    is told to keep the model on the CPU.
+    """
+    cfg.launcher = launcher
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    import torch.distributed as dist
+    cfg.env_cfg.dist_cfg.backend = 'gloo'
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
+                                 broadcast_buffers=False)
