@@ -12,6 +12,9 @@ default_hooks = dict(
     visualization=dict(type='VisualizationHook', enable=False),
 )
 
+# fast path: channels-last convolutions (same maths, faster on CPUs with oneDNN)
+custom_hooks = [dict(type='ChannelsLastHook')]
+
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

@@ -1,0 +1,244 @@
+"""Readers that turn a chest X-ray dataset folder into uniform records.
+
+Every public TB dataset ships in its own layout (class folders, label-in-the-file-name, clinical
+reading text files). Each layout gets one small reader registered by name in
+:data:`DATA_SOURCES`, and all readers return the same record contract, so merging, de-duplicating
+and splitting never need to know where an image came from::
+
+    {'img_path': '/abs/path.png', 'gt_label': 0 or 1, 'source': 'tbdb',
+     'age': int or None, 'sex': 'M'/'F' or None, 'finding': str or None}
+
+Use :func:`read_source` rather than the readers directly: it adds the checks a user needs
+(folder exists, kind is known, at least one image found) and raises :class:`DataSourceError`
+with a one-line message on any of them.
+"""
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from mmengine.registry import Registry
+
+CLASSES = ('normal', 'tuberculosis')
+NORMAL, TUBERCULOSIS = 0, 1
+IMAGE_EXTENSIONS = frozenset({'.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.dcm'})
+METADATA_KEYS = ('age', 'sex', 'finding')
+
+DATA_SOURCES = Registry('tb data source')
+
+# Folder names (lower-case) that name a class, per layout. The generic ``folder`` reader is
+# the most permissive; the dataset-specific ones accept what the real downloads contain.
+_TBDB_CLASS_FOLDERS = {'normal': NORMAL, 'tuberculosis': TUBERCULOSIS, 'tb': TUBERCULOSIS}
+_PAKISTAN_CLASS_FOLDERS = {'normal': NORMAL, 'tb': TUBERCULOSIS, 'tuberculosis': TUBERCULOSIS}
+_GENERIC_CLASS_FOLDERS = {
+    'normal': NORMAL, 'healthy': NORMAL, 'negative': NORMAL, '0': NORMAL,
+    'tuberculosis': TUBERCULOSIS, 'tb': TUBERCULOSIS, 'positive': TUBERCULOSIS,
+    '1': TUBERCULOSIS,
+}
+
+
+class DataSourceError(ValueError):
+    """A mistake in the user's input (missing/empty folder, unknown kind or class folder).
+
+    The message is a single line meant to be shown to the user as is.
+    """
+
+
+def make_record(img_path: Path, gt_label: int, source: str, age: int | None = None,
+                sex: str | None = None, finding: str | None = None) -> dict:
+    """Build one record with every key present, so all sources share one schema."""
+    return {'img_path': str(Path(img_path).resolve()), 'gt_label': int(gt_label),
+            'source': source, 'age': age, 'sex': sex, 'finding': finding}
+
+
+def is_image_file(path: Path) -> bool:
+    """True for visible image files with a known extension (skips ``._x.png`` and friends)."""
+    return (path.is_file() and not path.name.startswith('.')
+            and path.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def _images_under(folder: Path) -> list[Path]:
+    """All images below ``folder`` (recursively), sorted so record order is reproducible."""
+    return sorted(p for p in folder.rglob('*') if is_image_file(p))
+
+
+def _visible_subfolders(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith('.'))
+
+
+def _read_class_folders(root: Path, source: str, class_folders: dict[str, int],
+                        reject_unknown: bool) -> list[dict]:
+    """Shared reader for folder-per-class layouts.
+
+    Folder names are matched case-insensitively. Dataset downloads often carry extra folders
+    (masks, metadata), so unknown folders are ignored unless ``reject_unknown`` - the generic
+    layout has no other way to tell a typo from an extra folder, so it rejects them.
+    """
+    labelled, unknown = [], []
+    for folder in _visible_subfolders(root):
+        label = class_folders.get(folder.name.lower())
+        if label is None:
+            unknown.append(folder.name)
+        else:
+            labelled.append((folder, label))
+    expected = ', '.join(sorted(class_folders))
+    if reject_unknown and unknown:
+        raise DataSourceError(
+            f'{root}: unknown class folder(s) {", ".join(map(repr, unknown))}; '
+            f'expected folder names (any case): {expected}')
+    if not labelled:
+        raise DataSourceError(
+            f'{root}: no class folder found for source {source!r}; '
+            f'expected folder names (any case): {expected}')
+    return [make_record(path, label, source)
+            for folder, label in labelled for path in _images_under(folder)]
+
+
+@DATA_SOURCES.register_module('tbdb')
+def read_tbdb(root: Path) -> list[dict]:
+    """Kaggle "TB Chest X-ray Database": ``ROOT/Normal/*.png`` and ``ROOT/Tuberculosis/*.png``."""
+    return _read_class_folders(root, 'tbdb', _TBDB_CLASS_FOLDERS, reject_unknown=False)
+
+
+@DATA_SOURCES.register_module('pakistan')
+def read_pakistan(root: Path) -> list[dict]:
+    """Mendeley Pakistan set: ``ROOT/TB/TB.N.jpg`` and ``ROOT/Normal/others (N).jpg``."""
+    return _read_class_folders(root, 'pakistan', _PAKISTAN_CLASS_FOLDERS, reject_unknown=False)
+
+
+@DATA_SOURCES.register_module('folder')
+def read_class_folders(root: Path) -> list[dict]:
+    """Any folder-per-class layout (normal/healthy/negative/0 vs tuberculosis/tb/positive/1)."""
+    return _read_class_folders(root, 'folder', _GENERIC_CLASS_FOLDERS, reject_unknown=True)
+
+
+# ----------------------------------------------------------------------------- NLM sets
+_NLM_NAME = r'^{prefix}_(\d+)_([01])$'
+_SEX_PATTERNS = (
+    re.compile(r"sex\s*:\s*([mf])", re.IGNORECASE),      # Montgomery: "Patient's Sex: M"
+    re.compile(r'\b(female|male)\b', re.IGNORECASE),      # Shenzhen:   "male 35yrs"
+)
+_AGE_PATTERNS = (
+    re.compile(r'age\s*:\s*0*(\d{1,3})', re.IGNORECASE),  # Montgomery: "Patient's Age: 035Y"
+    re.compile(r'\b(\d{1,3})\s*(?:yrs?|years?|y)\b', re.IGNORECASE),  # Shenzhen: "35yrs"
+)
+_MONTGOMERY_HEADER = re.compile(r"^\s*patient'?s?\b", re.IGNORECASE)
+_SHENZHEN_HEADER = re.compile(r'\b(?:fe)?male\b|\d\s*(?:yrs?|years?|y)\b', re.IGNORECASE)
+
+
+def _first_match(patterns: Iterable[re.Pattern], text: str) -> str | None:
+    for pattern in patterns:
+        match = pattern.search(text)
+        if match:
+            return match.group(1)
+    return None
+
+
+def parse_clinical_reading(text: str) -> tuple[int | None, str | None, str | None]:
+    """Best-effort (age, sex, finding) from an NLM clinical-reading text; never raises.
+
+    Shenzhen files start with a line like ``male 35yrs``; Montgomery files with
+    ``Patient's Sex: M`` / ``Patient's Age: 035Y``. The remaining non-empty lines are the
+    radiologist's finding. Anything that does not parse is left as None.
+    """
+    try:
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        # Only the leading lines can be demographic headers; a finding such as
+        # "old TB, right upper lobe" must not be mistaken for one.
+        n_header = 0
+        while n_header < len(lines) and (
+                _MONTGOMERY_HEADER.match(lines[n_header])
+                or (n_header == 0 and _SHENZHEN_HEADER.search(lines[0]))):
+            n_header += 1
+        header = ' '.join(lines[:n_header])
+        sex = _first_match(_SEX_PATTERNS, header)
+        sex = sex[0].upper() if sex else None
+        age = _first_match(_AGE_PATTERNS, header)
+        age = int(age) if age is not None else None
+        finding = ' '.join(lines[n_header:]) or None
+        return age, sex, finding
+    except Exception:  # noqa: BLE001 - metadata is optional; odd text must not stop a run
+        return None, None, None
+
+
+def _read_clinical_reading(path: Path) -> tuple[int | None, str | None, str | None]:
+    try:
+        text = path.read_bytes().decode('utf-8', errors='replace')
+    except OSError:
+        return None, None, None
+    return parse_clinical_reading(text)
+
+
+def _read_nlm(root: Path, source: str, prefix: str) -> list[dict]:
+    """NLM sets name the label in the file: ``<PREFIX>_0001_1.png`` is TB, ``_0`` is normal.
+
+    Images are looked up in ``ROOT`` and ``ROOT/CXR_png`` only (not recursively), because the
+    Montgomery download also holds lung masks under the very same file names.
+    """
+    name_pattern = re.compile(_NLM_NAME.format(prefix=prefix), re.IGNORECASE)
+    readings_dir = next((d for d in (root / 'ClinicalReadings', root.parent / 'ClinicalReadings')
+                         if d.is_dir()), None)
+    records = []
+    for folder in (root, root / 'CXR_png'):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            match = name_pattern.match(path.stem)
+            if not (match and is_image_file(path)):
+                continue
+            metadata = {}
+            if readings_dir is not None and (readings_dir / f'{path.stem}.txt').is_file():
+                age, sex, finding = _read_clinical_reading(readings_dir / f'{path.stem}.txt')
+                metadata = {'age': age, 'sex': sex, 'finding': finding}
+            records.append(make_record(path, int(match.group(2)), source, **metadata))
+    return records
+
+
+@DATA_SOURCES.register_module('shenzhen')
+def read_shenzhen(root: Path) -> list[dict]:
+    """Shenzhen (NLM China set): ``CHNCXR_0001_0.png``, optional ``ClinicalReadings/``."""
+    return _read_nlm(root, 'shenzhen', 'CHNCXR')
+
+
+@DATA_SOURCES.register_module('montgomery')
+def read_montgomery(root: Path) -> list[dict]:
+    """Montgomery County (NLM) set: ``MCUCXR_0001_0.png``, optional ``ClinicalReadings/``."""
+    return _read_nlm(root, 'montgomery', 'MCUCXR')
+
+
+# ----------------------------------------------------------------------------- entry points
+def source_kinds() -> list[str]:
+    """Names accepted as the ``kind`` of an input, e.g. for help texts."""
+    return sorted(DATA_SOURCES.module_dict)
+
+
+def parse_input_spec(spec: str) -> tuple[str, str]:
+    """Split a ``kind:path`` command-line input; only the first colon separates."""
+    kind, sep, path = spec.partition(':')
+    if not sep or not kind or not path:
+        kinds = ', '.join(source_kinds())
+        raise DataSourceError(f'input {spec!r} is not of the form KIND:PATH (KIND: {kinds})')
+    return kind.strip().lower(), path
+
+
+def read_source(kind: str, root) -> list[dict]:
+    """Read one dataset folder with the reader registered as ``kind``, checking user errors."""
+    # module_dict, not DATA_SOURCES.get: get() treats dots as scope separators and logs noise.
+    reader: Callable[[Path], list[dict]] | None = DATA_SOURCES.module_dict.get(kind)
+    if reader is None:
+        raise DataSourceError(
+            f'unknown source kind {kind!r}; known kinds: {", ".join(source_kinds())}')
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise DataSourceError(f'{kind}: folder not found: {root}')
+    if not root.is_dir():
+        raise DataSourceError(f'{kind}: not a folder: {root}')
+    if not any(is_image_file(path) for path in root.rglob('*')):
+        raise DataSourceError(
+            f'{kind}: no images found in {root} '
+            f'(extensions: {", ".join(sorted(IMAGE_EXTENSIONS))})')
+    records = reader(root)
+    if not records:
+        expected_layout = (reader.__doc__ or '').strip().splitlines()[0].replace('``', '')
+        raise DataSourceError(f'{kind}: no images in the expected layout found in {root} '
+                              f'(expected: {expected_layout})')
+    return records
