@@ -1,6 +1,7 @@
 """Train one mmtb config with mmengine's Runner (single process or under torchrun)."""
 import argparse
 
+import torch
 from mmengine.runner import Runner
 
 from mmtb.utils.config import DictAction, load_config, set_launcher
@@ -35,9 +36,10 @@ def main(argv=None):
         cfg.resume, cfg.load_from = True, None
     elif args.resume:
         cfg.resume, cfg.load_from = True, args.resume
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('dtype', None)
+    if args.amp:  # fp16 with loss scaling on GPUs, bf16 autocast on CPUs
+        cuda = torch.cuda.is_available()
+        cfg.optim_wrapper.type = 'AmpOptimWrapper' if cuda else 'CPUAutocastOptimWrapper'
+        cfg.optim_wrapper.dtype = None if cuda else 'bfloat16'
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
     runner = Runner.from_cfg(cfg)

@@ -1,4 +1,4 @@
-# Paper Table 2: resnet50-fpn, + RandomErasing + RandAugment + RandomFlip (the paper's proposal).
+# Paper Table 2: resnet50-fpn + RandomErasing + RandAugment + RandomFlip (the proposal).
 _base_ = [
     '../_base_/models/resnet50_fpn.py', '../_base_/datasets/tbcxr_bs32.py',
     '../_base_/schedules/adamw_10e.py', '../_base_/default_runtime.py'

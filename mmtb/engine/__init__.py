@@ -1,3 +1,4 @@
 from .hooks import ChannelsLastHook
+from .optimizers import CPUAutocastOptimWrapper
 
-__all__ = ['ChannelsLastHook']
+__all__ = ['ChannelsLastHook', 'CPUAutocastOptimWrapper']

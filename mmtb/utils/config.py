@@ -5,7 +5,8 @@ from typing import Optional
 import torch
 from mmengine.config import Config, DictAction
 
-__all__ = ['DictAction', 'input_size_of', 'load_config', 'set_input_size', 'set_launcher']
+__all__ = ['DictAction', 'input_size_of', 'load_config', 'run_name', 'set_input_size',
+           'set_launcher']
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -37,22 +38,27 @@ def input_size_of(cfg: Config) -> int:
     raise ValueError('the config has no LoadGreyXray step in its test pipeline')
 
 
+def run_name(config_path: str, img_size: Optional[int] = None) -> str:
+    """Work-dir name of a config trained at ``img_size``: '512px' in the name becomes e.g.
+    '224px', so runs at different sizes never share a work dir."""
+    stem = osp.splitext(osp.basename(config_path))[0]
+    if not img_size or f'{img_size}px' in stem:
+        return stem
+    return stem.replace('512px', f'{img_size}px') if '512px' in stem else f'{stem}_{img_size}px'
+
+
 def load_config(path: str, cfg_options: Optional[dict] = None, img_size: Optional[int] = None,
                 work_dir: Optional[str] = None) -> Config:
     """Read a config, apply ``--cfg-options`` and ``--img-size``, and pick the work dir."""
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    stem = osp.splitext(osp.basename(path))[0]
     if img_size:
         set_input_size(cfg, img_size)
-        if f'{img_size}px' not in stem:
-            stem = stem.replace('512px', f'{img_size}px') if '512px' in stem \
-                else f'{stem}_{img_size}px'
     if work_dir:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('work_dirs', stem)
+        cfg.work_dir = osp.join('work_dirs', run_name(path, img_size))
     return cfg
 
 

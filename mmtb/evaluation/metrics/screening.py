@@ -18,7 +18,7 @@ WHO_SPECIFICITY = 0.70
 
 def threshold_for_sensitivity(scores, labels, sensitivity: float = WHO_SENSITIVITY) -> float:
     """Highest threshold on P(TB) whose sensitivity (score >= threshold) reaches the target."""
-    fpr, tpr, thresholds = roc_curve(labels, scores)
+    fpr, tpr, thresholds = roc_curve(labels, scores, drop_intermediate=False)
     reached = np.flatnonzero(tpr >= sensitivity - 1e-12)
     return float(min(thresholds[reached[0]], 1.0))
 

@@ -1,0 +1,102 @@
+"""Grad-CAM for mmtb classifiers (pytorch-grad-cam), fast enough to run on every prediction.
+
+Target layer: the FPN neck's finest fused level (``neck.fpn.layer_blocks[0]``, stride 8).
+Why: the neck pools every pyramid level straight into the linear head, so the finest level is
+where small lesions reach the classifier, and at stride 8 its map is 4x finer than the
+backbone's last stage (stride 32: 7x7 at 224 px, 2x2 at 64 px), too coarse to point at a
+lesion. ``tests/test_inference.py`` checks on images with one lesion that the CAM peak falls
+on the lesion, and that the finest level beats the backbone's last stage at it.
+
+Speed: the model's weights are frozen (``requires_grad_(False)``) and a forward hook turns
+the target layer's output into a fresh leaf that requires grad. So autograd records nothing
+before the target layer (the backbone runs as under ``torch.no_grad``) and the backward pass
+only covers target layer -> pooling -> linear head. The same single forward gives the
+logits, hence the probability, and the CAM.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+from pytorch_grad_cam import GradCAM
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from torch import nn
+
+
+def default_target_layer(model: nn.Module) -> nn.Module:
+    """The FPN's finest fused level when the model has an FPN neck, else the backbone's last
+    stage (see the module docstring for why)."""
+    fpn = getattr(getattr(model, 'neck', None), 'fpn', None)
+    if fpn is not None and hasattr(fpn, 'layer_blocks'):
+        return fpn.layer_blocks[0]
+    return backbone_last_stage(model)
+
+
+def backbone_last_stage(model: nn.Module) -> nn.Module:
+    """The backbone's last stage (EfficientNet ``layers[-1]``, ResNet ``layer4`` ...)."""
+    backbone = model.backbone
+    if hasattr(backbone, 'res_layers'):  # mmpretrain ResNet family
+        return getattr(backbone, backbone.res_layers[-1])
+    if hasattr(backbone, 'layers'):  # EfficientNet, MobileNet, ...
+        return backbone.layers[-1]
+    convs = [m for m in backbone.modules() if isinstance(m, nn.Conv2d)]
+    if not convs:
+        raise ValueError('no convolution in the backbone to compute Grad-CAM on')
+    return convs[-1]
+
+
+class _LogitsFromTarget(nn.Module):
+    """Preprocessed batch -> logits, with autograd starting at the target layer's output.
+
+    pytorch-grad-cam needs a module mapping its input tensor to class scores; the classifier's
+    own ``mode='tensor'`` forward (backbone -> neck -> head) is exactly that.
+    """
+
+    def __init__(self, classifier: nn.Module, target_layer: nn.Module):
+        super().__init__()
+        self.classifier = classifier
+        self._active = False
+        # Registered before GradCAM registers its hooks, so GradCAM sees the new leaf.
+        self._handle = target_layer.register_forward_hook(self._start_graph)
+
+    def _start_graph(self, module, args, output):
+        if self._active:
+            return output.detach().requires_grad_()
+        return None
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        self._active = True
+        try:
+            with torch.enable_grad():
+                return self.classifier(inputs, mode='tensor')
+        finally:
+            self._active = False
+
+
+class GradCAMExplainer:
+    """Grad-CAM of class ``class_index`` on ``target_layer``; returns (probability, CAM).
+
+    The classifier's parameters must not require grad (TBScreener freezes them) so that the
+    backward pass stays short; it still works, only slower, if they do.
+    """
+
+    def __init__(self, classifier: nn.Module, target_layer: nn.Module, class_index: int):
+        self.net = _LogitsFromTarget(classifier, target_layer)
+        self.target_layer = target_layer
+        self.class_index = int(class_index)
+
+    def __call__(self, inputs: torch.Tensor, out_hw: tuple[int, int]) -> tuple[float, np.ndarray]:
+        """``inputs``: one preprocessed image (1xCxHxW, the data_preprocessor's output).
+
+        Returns P(class) from the softmax of the same forward pass, and the CAM resized to
+        ``out_hw`` (the original image's height, width) as float32 in [0, 1].
+        """
+        if inputs.ndim != 4 or inputs.shape[0] != 1:
+            raise ValueError(f'Grad-CAM takes one image (1xCxHxW), got {tuple(inputs.shape)}')
+        with GradCAM(model=self.net, target_layers=[self.target_layer]) as cam:
+            maps = cam(input_tensor=inputs, targets=[ClassifierOutputTarget(self.class_index)])
+            logits = cam.outputs.detach()
+        prob = float(torch.softmax(logits.float(), dim=1)[0, self.class_index])
+        h, w = out_hw
+        heat = cv2.resize(maps[0], (int(w), int(h)), interpolation=cv2.INTER_LINEAR)
+        return prob, np.clip(heat, 0, 1).astype(np.float32)

@@ -1,0 +1,325 @@
+"""The one inference path of mmtb: the Streamlit app, demo/image_demo.py and tools/screen.py
+all predict through :class:`TBScreener`.
+
+Why one path: the model is only valid on input prepared exactly as in training, so nothing
+here resizes or normalises by hand. Files and bytes are decoded by
+:func:`mmtb.io.decode.decode_xray` (the one decoder); the decoded grey array goes to
+mmpretrain's ``ImageClassificationInferencer``, whose pipeline is the config's test pipeline
+(``LoadGreyXray`` resizes and replicates the grey image); the model's own data_preprocessor
+normalises. Grad-CAM reuses that same pipeline and data_preprocessor (see :mod:`mmtb.apis.cam`).
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from mmpretrain.apis import ImageClassificationInferencer
+from pytorch_grad_cam.utils.image import show_cam_on_image
+
+import mmtb  # noqa: F401  (registers mmtb's modules; allow-lists mmengine checkpoints)
+from mmtb.apis.cam import GradCAMExplainer, default_target_layer
+from mmtb.engine.hooks.channels_last import to_channels_last
+from mmtb.io.decode import DecodedXray, decode_xray
+from mmtb.utils import input_size_of
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL_DIR = REPO / 'checkpoints' / 'default'
+NO_DEFAULT_MODEL = ('no default model shipped (checkpoints/default/ has no config.py + '
+                    'model.pth); pass --checkpoint')
+TB_CLASS = 'tuberculosis'
+DEFAULT_THRESHOLD = 0.5
+RANDOM_WEIGHTS_WARNING = 'The model has random weights (benchmarking only): ignore its output.'
+
+__all__ = ['DEFAULT_MODEL_DIR', 'ModelNotFoundError', 'Prediction', 'TBScreener',
+           'list_checkpoints', 'overlay_cam', 'read_operating_point']
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """No usable config/checkpoint (e.g. no default model shipped); str(e) says what to pass."""
+
+
+@dataclass
+class Prediction:
+    """One screening result; ``decision`` is what the threshold makes of ``prob_tb``."""
+
+    prob_tb: float  # softmax P(tuberculosis)
+    decision: str  # 'tuberculosis' if prob_tb >= threshold else 'normal'
+    threshold: float
+    cam: Optional[np.ndarray] = None  # HxW float32 in [0, 1], HxW of the grey image, or None
+    warnings: list[str] = field(default_factory=list)  # decoder warnings + model warnings
+
+
+def read_operating_point(path) -> dict:
+    """Read an operating-point JSON (``{"threshold": 0.37, "target_sensitivity": 0.9, ...}``).
+
+    Written by calibration on a validation set; refused unless ``threshold`` is a number in
+    [0, 1], since a wrong threshold silently changes every decision.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f'operating-point file not found: {path}') from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f'{path} is not a readable operating-point JSON file ({e})') from None
+    if not isinstance(data, dict) or 'threshold' not in data:
+        raise ValueError(f'{path} has no "threshold" entry (an operating-point JSON looks like '
+                         '{"threshold": 0.37, "target_sensitivity": 0.9, "chosen_on": "..."})')
+    threshold = data['threshold']
+    if (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+            or not math.isfinite(threshold) or not 0 <= threshold <= 1):
+        raise ValueError(f'{path}: "threshold" must be a number between 0 and 1, '
+                         f'got {threshold!r}')
+    data['threshold'] = float(threshold)
+    return data
+
+
+def _display_path(path: Path) -> str:
+    """``path`` relative to the working directory or the repo when inside them (for display)."""
+    path = Path(path).resolve()
+    for base in (Path.cwd(), REPO):
+        try:
+            return path.relative_to(base.resolve()).as_posix()
+        except ValueError:
+            pass
+    return str(path)
+
+
+def _checked_threshold(value: float, what: str) -> float:
+    if not math.isfinite(value) or not 0 <= value <= 1:
+        raise ValueError(f'{what} must be between 0 and 1, got {value}')
+    return float(value)
+
+
+def resolve_threshold(threshold, checkpoint: Optional[Path]) -> tuple[float, str]:
+    """(threshold, where it came from) for TBScreener's ``threshold`` argument.
+
+    A string is a path when such a file exists, else a number (so CLIs can pass
+    ``--threshold 0.4`` and ``--threshold calib.json`` alike).
+    """
+    if threshold is None:
+        beside = checkpoint.parent / 'operating_point.json' if checkpoint else None
+        if beside is not None and beside.is_file():
+            return read_operating_point(beside)['threshold'], _display_path(beside)
+        return DEFAULT_THRESHOLD, f'default {DEFAULT_THRESHOLD:g}'
+    if isinstance(threshold, bool):
+        raise TypeError('threshold must be a number or a path, not a bool')
+    if isinstance(threshold, (int, float)):
+        return _checked_threshold(float(threshold), 'threshold'), f'given {threshold:g}'
+    path = Path(threshold)
+    if isinstance(threshold, str) and not path.is_file():
+        try:
+            value = float(threshold)
+        except ValueError:
+            raise FileNotFoundError(
+                f'threshold {threshold!r} is neither a number nor an existing operating-point '
+                'JSON file') from None
+        return _checked_threshold(value, 'threshold'), f'given {value:g}'
+    return read_operating_point(path)['threshold'], f'calibration: {path.name}'
+
+
+def _newest(paths) -> Optional[Path]:
+    paths = [p for p in paths if p.is_file()]
+    return max(paths, key=lambda p: (p.stat().st_mtime, p.name)) if paths else None
+
+
+def config_beside(checkpoint: Path) -> Optional[Path]:
+    """The config mmengine dumped into the checkpoint's work dir (``<work_dir>/<config>.py``).
+
+    The newest one when several runs shared the work dir: mmengine rewrites it at every start,
+    and TBScreener refuses a checkpoint whose weights do not fit the config anyway.
+    """
+    return _newest(Path(checkpoint).parent.glob('*.py'))
+
+
+def checkpoint_in(work_dir: Path) -> Optional[Path]:
+    """The checkpoint to use from a work dir: best_*.pth, else the last one saved."""
+    best = _newest(work_dir.glob('best_*.pth'))
+    if best:
+        return best
+    last = work_dir / 'last_checkpoint'  # mmengine writes the latest checkpoint's path here
+    if last.is_file():
+        recorded = Path(last.read_text().strip())
+        for candidate in (recorded, work_dir / recorded.name):
+            if candidate.is_file() and candidate.suffix == '.pth':
+                return candidate
+    epochs = [(int(m.group(1)), p) for p in work_dir.glob('epoch_*.pth')
+              if (m := re.fullmatch(r'epoch_(\d+)\.pth', p.name))]
+    if epochs:
+        return max(epochs)[1]
+    return _newest(work_dir.glob('*.pth'))
+
+
+def list_checkpoints(work_dirs='work_dirs') -> list[dict]:
+    """Models to choose from in the app: the shipped default (if any), then every
+    ``work_dirs/*/`` holding a config ``.py`` and a ``.pth``, as
+    ``{'name', 'config', 'checkpoint'}`` (paths as strings)."""
+    models = []
+    default_config, default_ckpt = DEFAULT_MODEL_DIR / 'config.py', DEFAULT_MODEL_DIR / 'model.pth'
+    if default_config.is_file() and default_ckpt.is_file():
+        models.append(dict(name='default', config=str(default_config),
+                           checkpoint=str(default_ckpt)))
+    root = Path(work_dirs)
+    if not root.is_absolute() and not root.is_dir():
+        root = REPO / root  # the app may be started from another directory
+    if root.is_dir():
+        for work_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+            config, checkpoint = _newest(work_dir.glob('*.py')), checkpoint_in(work_dir)
+            if config and checkpoint:
+                models.append(dict(name=work_dir.name, config=str(config),
+                                   checkpoint=str(checkpoint)))
+    return models
+
+
+def overlay_cam(grey: np.ndarray, cam: np.ndarray, alpha: float = 0.4) -> np.ndarray:
+    """RGB uint8 HxWx3: the jet-coloured CAM blended over the grey radiograph (weight alpha)."""
+    if grey.shape[:2] != cam.shape[:2]:
+        raise ValueError(f'CAM shape {cam.shape[:2]} differs from the image {grey.shape[:2]}')
+    if not 0 <= alpha <= 1:
+        raise ValueError(f'alpha must be in [0, 1], got {alpha}')
+    rgb = np.repeat(grey[:, :, None], 3, axis=2).astype(np.float32) / 255.0
+    return show_cam_on_image(rgb, np.clip(cam, 0, 1), use_rgb=True, image_weight=1 - alpha)
+
+
+class TBScreener:
+    """A loaded TB classifier plus its operating threshold; load once, predict many times.
+
+    Args:
+        config: config file; None -> the config beside ``checkpoint`` (the one mmengine wrote
+            into its work dir), or the shipped default model when ``checkpoint`` is None too.
+        checkpoint: ``.pth`` file; None -> the shipped default model (``DEFAULT_MODEL_DIR``).
+        threshold: None -> ``operating_point.json`` beside the checkpoint if present, else 0.5;
+            a number; or a path to an operating-point JSON (see :func:`read_operating_point`).
+        device: torch device, e.g. 'cpu' or 'cuda'.
+        random_weights: allow ``checkpoint=None`` with a ``config`` (benchmarks only: latency
+            does not depend on the weights); every prediction then carries a warning.
+    """
+
+    def __init__(self, config=None, checkpoint=None, threshold=None, device='cpu',
+                 random_weights: bool = False):
+        config, checkpoint = self._resolve_model(config, checkpoint, random_weights)
+        self.config_path, self.checkpoint_path = config, checkpoint
+        self.threshold, self.threshold_source = resolve_threshold(threshold, checkpoint)
+        self.device = torch.device(device)
+        if config == DEFAULT_MODEL_DIR / 'config.py':
+            self.name = 'default'
+        else:
+            self.name = config.stem
+        card = checkpoint.parent / 'model_card.md' if checkpoint else None
+        self.card_path: Optional[Path] = card if card and card.is_file() else None
+        self.model_warnings = [] if checkpoint else [RANDOM_WEIGHTS_WARNING]
+
+        self.inferencer = ImageClassificationInferencer(
+            model=str(config), pretrained=str(checkpoint) if checkpoint else False,
+            device=str(self.device))
+        self.model = self.inferencer.model
+        if checkpoint:
+            self._check_weights_fit(checkpoint)
+        self.input_size = input_size_of(self.inferencer.config)
+        self.tb_index = self._tb_index()
+        # Inference only: no parameter needs a gradient (Grad-CAM starts its graph at the target
+        # layer instead), and channels-last convolutions are several times faster on CPUs.
+        self.model.requires_grad_(False)
+        if self.device.type == 'cpu':
+            to_channels_last(self.model)
+        self.explainer = GradCAMExplainer(self.model, default_target_layer(self.model),
+                                          self.tb_index)
+
+    @staticmethod
+    def _resolve_model(config, checkpoint, random_weights) -> tuple[Path, Optional[Path]]:
+        if config is None and checkpoint is None:
+            config, checkpoint = DEFAULT_MODEL_DIR / 'config.py', DEFAULT_MODEL_DIR / 'model.pth'
+            if not (config.is_file() and checkpoint.is_file()):
+                raise ModelNotFoundError(NO_DEFAULT_MODEL)
+            return config, checkpoint
+        if checkpoint is not None:
+            checkpoint = Path(checkpoint)
+            if not checkpoint.is_file():
+                raise ModelNotFoundError(f'checkpoint not found: {checkpoint}')
+        elif not random_weights:
+            raise ModelNotFoundError('a config alone has no trained weights; pass --checkpoint')
+        if config is None:
+            config = config_beside(checkpoint)
+            if config is None:
+                raise ModelNotFoundError(
+                    f'no config (*.py) beside {checkpoint} (mmengine saves one in the work '
+                    'dir); pass --config')
+        config = Path(config)
+        if not config.is_file():
+            raise ModelNotFoundError(f'config not found: {config}')
+        return config, checkpoint
+
+    def _check_weights_fit(self, checkpoint: Path) -> None:
+        """Refuse a checkpoint that does not fit the config (mmengine only logs a warning and
+        would leave those layers random)."""
+        ckpt = torch.load(checkpoint, map_location='cpu', mmap=True)
+        saved = set(ckpt.get('state_dict', ckpt))
+        expected = set(self.model.state_dict())
+        missing = sorted(expected - saved)
+        if missing:
+            raise ValueError(
+                f'{checkpoint} does not fit the config {self.config_path}: {len(missing)} '
+                f'weights are missing (e.g. {missing[0]}); pass the matching --config')
+
+    def _tb_index(self) -> int:
+        num_classes = getattr(self.model.head, 'num_classes', None)
+        if num_classes != 2:
+            raise ValueError(f'expected a 2-class (normal / tuberculosis) model, the config has '
+                             f'{num_classes} classes')
+        classes = list(self.inferencer.classes or [])
+        return classes.index(TB_CLASS) if TB_CLASS in classes else 1
+
+    # ------------------------------------------------------------------ prediction
+    def _batch(self, greys: list[np.ndarray]) -> dict:
+        """The inferencer's own preprocessing (config test pipeline + collate) of grey arrays."""
+        for grey in greys:
+            if not isinstance(grey, np.ndarray) or grey.dtype != np.uint8 or grey.ndim != 2:
+                raise ValueError('predict needs a uint8 HxW grey array (decode files with '
+                                 'mmtb.io.decode.decode_xray or use predict_source)')
+        return next(iter(self.inferencer.preprocess(list(greys), batch_size=len(greys))))
+
+    def _decision(self, prob_tb: float) -> str:
+        return TB_CLASS if prob_tb >= self.threshold else 'normal'
+
+    def predict_batch(self, greys: list[np.ndarray]) -> list[float]:
+        """P(TB) of several grey images in one forward pass (throughput for batch screening)."""
+        if not len(greys):
+            return []
+        samples = self.inferencer.forward(self._batch(greys))
+        return [float(s.pred_score[self.tb_index]) for s in samples]
+
+    def predict(self, grey: np.ndarray, with_cam: bool = False) -> Prediction:
+        """Screen one decoded grey image (uint8 HxW); optionally with its Grad-CAM heat map."""
+        if with_cam:
+            data = self._batch([grey])
+            inputs = self.model.data_preprocessor(data, False)['inputs']
+            prob, cam = self.explainer(inputs, grey.shape[:2])
+        else:
+            prob, cam = self.predict_batch([grey])[0], None
+        return Prediction(prob_tb=prob, decision=self._decision(prob),
+                          threshold=self.threshold, cam=cam,
+                          warnings=list(self.model_warnings))
+
+    def predict_decoded(self, decoded: DecodedXray, with_cam: bool = False) -> Prediction:
+        """``predict`` on a decoder result, with the decoder's warnings first."""
+        pred = self.predict(decoded.grey, with_cam=with_cam)
+        pred.warnings = list(decoded.warnings) + pred.warnings
+        return pred
+
+    def predict_source(self, source, with_cam: bool = False) -> Prediction:
+        """Decode bytes / a path / a binary file with the one decoder, then predict.
+
+        :class:`mmtb.io.decode.XrayDecodeError` propagates (its message is for the user).
+        """
+        return self.predict_decoded(decode_xray(source), with_cam=with_cam)
+
+    def __repr__(self) -> str:
+        return (f'TBScreener(name={self.name!r}, input_size={self.input_size}, '
+                f'threshold={self.threshold:g} [{self.threshold_source}])')
+

@@ -1,0 +1,3 @@
+from .bf16_autocast import CPUAutocastOptimWrapper
+
+__all__ = ['CPUAutocastOptimWrapper']

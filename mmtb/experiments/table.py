@@ -1,0 +1,77 @@
+"""The ablation table in the shape of the paper's Table 2, plus screening columns.
+
+Built only from the ``metrics.json`` files in a results folder, so the committed table can be
+regenerated from committed files at any time.
+"""
+import csv
+import io
+import json
+from pathlib import Path
+from typing import List
+
+AUG_NAMES = {'noaug': 'none', 're': 'RE', 're-ra': 'RE+RA', 're-ra-rf': 'RE+RA+RF'}
+PAPER_COLUMNS = [('Accuracy', 'accuracy'), ('Precision', 'precision'), ('Recall', 'recall'),
+                 ('F1', 'f1'), ('Specificity', 'specificity')]
+
+
+def _model_and_aug(config: str):
+    stem = Path(config).stem
+    model, _, rest = stem.partition('_')
+    aug = rest.split('_')[0]
+    return model, AUG_NAMES.get(aug, aug)
+
+
+def _auc(m: dict) -> str:
+    if 'screening/auc' not in m:
+        return ''
+    return (f"{m['screening/auc']:.3f} ({m['screening/auc_ci_low']:.3f}-"
+            f"{m['screening/auc_ci_high']:.3f})")
+
+
+def table_rows(results_dir: Path) -> List[dict]:
+    rows = []
+    for path in sorted(Path(results_dir).glob('*/metrics.json')):
+        record = json.loads(path.read_text())
+        model, aug = _model_and_aug(record['config'])
+        internal = record['metrics'].get('internal', {})
+        row = {'Run': path.parent.name, 'Model': model, 'Augmentation': aug,
+               'Input': record.get('img_size') or 512, 'Seed': record.get('seed')}
+        for title, key in PAPER_COLUMNS:
+            value = internal.get(f'screening/{key}')
+            row[title] = '' if value is None else f'{value:.1f}'
+        row['AUC (95% CI)'] = _auc(internal)
+        row['Spec@Sens90'] = (f"{internal['screening/spec_at_sens90']:.1f}"
+                              if 'screening/spec_at_sens90' in internal else '')
+        for name, ext in record['metrics'].items():
+            if name == 'internal':
+                continue
+            row[f'{name} AUC (95% CI)'] = _auc(ext)
+            if 'screening/op/sensitivity' in ext:
+                row[f'{name} Sens/Spec @thr'] = (
+                    f"{ext['screening/op/sensitivity']:.1f} / "
+                    f"{ext['screening/op/specificity']:.1f} @ {ext['screening/op/threshold']:.3f}")
+                row[f'{name} WHO'] = 'yes' if ext['screening/op/who_target_met'] else 'no'
+        row['Status'] = record['status']
+        rows.append(row)
+    return rows
+
+
+def results_table(results_dir: Path) -> str:
+    """Write ``table.md`` and ``table.csv`` into ``results_dir``; return the markdown."""
+    rows = table_rows(results_dir)
+    columns = []
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    lines = ['| ' + ' | '.join(columns) + ' |', '|' + '---|' * len(columns)]
+    for row in rows:
+        lines.append('| ' + ' | '.join(str(row.get(c, '')) for c in columns) + ' |')
+    markdown = '\n'.join(lines) + '\n'
+    Path(results_dir, 'table.md').write_text(markdown)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    Path(results_dir, 'table.csv').write_text(buffer.getvalue())
+    return markdown
+
+

@@ -1,0 +1,43 @@
+"""tools/run_ablation.py trains, skips finished runs, reports failures, writes the table."""
+import json
+
+from conftest import REPO, run_tool
+
+CONFIG = 'configs/efficientnet/efficientnet-b0-fpn_noaug_1xb32-adamw-10e_tbcxr-512px.py'
+
+
+def tiny_train_args(root):
+    return ['--train-args', '--cfg-options', 'train_cfg.max_epochs=1',
+            'train_dataloader.batch_size=8', 'val_dataloader.batch_size=8',
+            'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+            'train_dataloader.persistent_workers=False',
+            'val_dataloader.persistent_workers=False',
+            f'train_dataloader.dataset.data_root={root}',
+            f'val_dataloader.dataset.data_root={root}',
+            f'test_dataloader.dataset.data_root={root}']
+
+
+def test_grid_runs_skips_and_reports_failures(tiny_dataset, tmp_path):
+    results, work = tmp_path / 'results', tmp_path / 'work'
+    broken = tmp_path / 'broken.py'
+    broken.write_text(f"_base_ = ['{REPO / CONFIG}']\nmodel = dict(backbone=dict(arch='nope'))\n")
+    args = [CONFIG, str(broken), '--img-size', '64', '--results-dir', results,
+            '--work-root', work, '--external', f'ext={tiny_dataset}',
+            *tiny_train_args(tiny_dataset)]
+    first = run_tool('tools/run_ablation.py', *args, timeout=600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    table = (results / 'table.md').read_text()
+    assert 'efficientnet-b0-fpn' in table and 'none' in table
+    assert 'failed: training' in table  # the broken config is in the table, not left out
+    assert 'ext AUC (95% CI)' in table
+    run_dir = results / 'efficientnet-b0-fpn_noaug_1xb32-adamw-10e_tbcxr-64px'
+    record = json.loads((run_dir / 'metrics.json').read_text())
+    assert record['status'] == 'ok'
+    assert 'screening/op/threshold' in record['metrics']['ext']
+    assert list(run_dir.glob('train_*.log'))
+    assert (results / 'table.csv').is_file()
+
+    second = run_tool('tools/run_ablation.py', *args, timeout=600)
+    assert second.returncode == 0
+    log = (work / run_dir.name / 'ablation_train.log').read_text()
+    assert log.count('Saving checkpoint at 1 epochs') == 1  # the finished run was skipped

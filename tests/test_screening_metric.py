@@ -1,0 +1,61 @@
+"""Screening metrics: TB positive, AUC with CI, thresholds chosen on one set, applied to another."""
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
+
+from mmtb.evaluation import ScreeningMetric
+from mmtb.evaluation.metrics import rates_at, screening_report, threshold_for_sensitivity
+
+
+@pytest.fixture
+def scores_labels():
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.ones(60, int), np.zeros(140, int)]
+    scores = np.clip(rng.normal(0.35 + 0.35 * labels, 0.2), 0, 1)
+    return scores, labels
+
+
+def test_paper_metrics_match_scikit_learn_with_tb_positive(scores_labels):
+    scores, labels = scores_labels
+    report = screening_report(scores, labels, n_boot=50)
+    pred = (scores >= 0.5).astype(int)
+    assert report['precision'] == pytest.approx(100 * precision_score(labels, pred))
+    assert report['recall'] == pytest.approx(100 * recall_score(labels, pred))
+    assert report['f1'] == pytest.approx(100 * f1_score(labels, pred))
+    assert report['specificity'] == pytest.approx(100 * np.mean(pred[labels == 0] == 0))
+    assert report['auc'] == pytest.approx(roc_auc_score(labels, scores))
+    assert report['auc_ci_low'] < report['auc'] < report['auc_ci_high']
+
+
+def test_threshold_for_sensitivity_is_the_highest_that_reaches_it(scores_labels):
+    scores, labels = scores_labels
+    thr = threshold_for_sensitivity(scores, labels, 0.9)
+    assert rates_at(scores, labels, thr)['sensitivity'] >= 0.9
+    higher = np.min(scores[scores > thr])
+    assert rates_at(scores, labels, higher)['sensitivity'] < 0.9
+
+
+def test_operating_threshold_is_applied_unchanged(scores_labels):
+    scores, labels = scores_labels
+    report = screening_report(scores, labels, operating_threshold=0.6, n_boot=10)
+    op = rates_at(scores, labels, 0.6)
+    assert report['op/threshold'] == 0.6
+    assert report['op/sensitivity'] == pytest.approx(100 * op['sensitivity'])
+    assert report['op/who_target_met'] == (op['sensitivity'] >= .9 and op['specificity'] >= .7)
+
+
+def test_metric_plugs_into_mmengine_evaluation(scores_labels):
+    scores, labels = scores_labels
+    metric = ScreeningMetric(n_boot=20)
+    samples = [dict(pred_score=torch.tensor([1 - s, s]), gt_label=torch.tensor([y]))
+               for s, y in zip(scores, labels)]
+    metric.process({}, samples)
+    result = metric.evaluate(len(samples))
+    assert result['screening/auc'] == pytest.approx(roc_auc_score(labels, scores))
+    assert result['screening/num_tb'] == 60
+
+
+def test_single_class_set_reports_rates_without_auc():
+    report = screening_report([0.2, 0.7], [1, 1], n_boot=5)
+    assert report['sensitivity'] == 50.0 and 'auc' not in report

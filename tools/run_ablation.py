@@ -1,0 +1,55 @@
+"""Run the paper's ablation grid (or any list of configs) and write its results table.
+
+    python tools/run_ablation.py --grid paper --img-size 224 \\
+        --external pakistan256=data/pakistan256 --results-dir results/ablation_224px
+
+Finished runs are skipped and an interrupted one resumes, so the same command can be run again
+across sessions until the table is complete. ``--table-only`` rebuilds the table from the
+committed ``metrics.json`` files.
+"""
+import argparse
+from pathlib import Path
+
+from mmtb.experiments import AblationRun, results_table, run_grid
+
+GRIDS = {
+    'paper': [f'configs/{family}/{model}_{aug}_1xb32-adamw-10e_tbcxr-512px.py'
+              for family, model in (('resnet', 'resnet50-fpn'),
+                                    ('efficientnet', 'efficientnet-b0-fpn'))
+              for aug in ('noaug', 're', 're-ra', 're-ra-rf')],
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('configs', nargs='*', help='configs to run, in order')
+    parser.add_argument('--grid', choices=sorted(GRIDS), help='a named list of configs')
+    parser.add_argument('--img-size', type=int, help='input size for every run (e.g. 224)')
+    parser.add_argument('--seeds', type=int, nargs='+', help='run every config with each seed')
+    parser.add_argument('--external', action='append', default=[], metavar='NAME=DATA_ROOT',
+                        help='an external test set (converted with --all-test); repeatable')
+    parser.add_argument('--results-dir', required=True, help='where logs, metrics and table go')
+    parser.add_argument('--work-root', default='work_dirs')
+    parser.add_argument('--table-only', action='store_true',
+                        help='only rebuild the table from the results folder')
+    parser.add_argument('--train-args', nargs=argparse.REMAINDER, default=[],
+                        help='passed on to tools/train.py (put last), e.g. --amp')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    results_dir = Path(args.results_dir)
+    if not args.table_only:
+        configs = args.configs + GRIDS.get(args.grid, [])
+        if not configs:
+            raise SystemExit('give configs or --grid')
+        externals = dict(spec.split('=', 1) for spec in args.external)
+        runs = [AblationRun(c, args.img_size, seed, args.work_root)
+                for c in configs for seed in (args.seeds or [None])]
+        run_grid(runs, results_dir, externals, args.train_args)
+    print(results_table(results_dir))
+
+
+if __name__ == '__main__':
+    main()
