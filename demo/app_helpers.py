@@ -1,0 +1,181 @@
+"""Pure helpers for the clinician app (``demo/streamlit_app.py``), kept free of Streamlit.
+
+Why a separate module: the image edits, the command line / environment defaults and the
+model list are the parts of the app where a silent mistake would change what the model sees
+or which model answers, so they live here as plain functions that unit tests call directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageEnhance
+
+from mmtb.io.decode import MIN_SIDE, DecodedXray, decode_xray
+
+# Environment variables the app reads as defaults (the command line after ``--`` wins).
+ENV_CHECKPOINT = 'MMTB_CHECKPOINT'
+ENV_CONFIG = 'MMTB_CONFIG'
+ENV_THRESHOLD = 'MMTB_THRESHOLD'
+ENV_WORK_DIRS = 'MMTB_WORK_DIRS'
+
+NOTE = 'Triage support for research use, not a diagnosis: a clinician must review the image.'
+
+
+@dataclass(frozen=True)
+class Edits:
+    """What the user changed; the defaults leave the image untouched.
+
+    ``crop`` is (left, top, width, height) in pixels of the decoded image, or None.
+    ``scale`` is the size factor (1.0 = 100 %); the enhancement factors follow Pillow's
+    ``ImageEnhance`` (1.0 = unchanged, 0 = black / flat grey / blurred).
+    """
+
+    crop: tuple[int, int, int, int] | None = None
+    scale: float = 1.0
+    brightness: float = 1.0
+    contrast: float = 1.0
+    sharpness: float = 1.0
+
+
+def apply_edits(grey: np.ndarray, edits: Edits) -> np.ndarray:
+    """Return the edited copy of a uint8 HxW grey image (crop, resize, then enhance).
+
+    Crop comes first so the box refers to the image the user saw in the cropper; resizing
+    never goes below ``MIN_SIDE`` pixels a side, the decoder's own minimum, so an edit cannot
+    turn a valid image into one the model refuses. Default edits return the input unchanged.
+    """
+    if grey.dtype != np.uint8 or grey.ndim != 2:
+        raise ValueError(f'expected a uint8 HxW grey image, got {grey.dtype} {grey.shape}')
+    if edits == Edits():
+        return grey
+    img = Image.fromarray(grey, mode='L')
+    if edits.crop is not None:
+        img = img.crop(_clamp_box(edits.crop, img.width, img.height))
+    if edits.scale != 1.0:
+        img = img.resize(_scaled_size(img.width, img.height, edits.scale),
+                         Image.Resampling.LANCZOS)
+    for enhancer, factor in ((ImageEnhance.Brightness, edits.brightness),
+                             (ImageEnhance.Contrast, edits.contrast),
+                             (ImageEnhance.Sharpness, edits.sharpness)):
+        if factor != 1.0:
+            img = enhancer(img).enhance(factor)
+    return np.ascontiguousarray(np.asarray(img))
+
+
+def _clamp_box(box, width: int, height: int) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) inside the image, at least MIN_SIDE a side where it fits."""
+    left, top, w, h = (int(round(float(v))) for v in box)
+    left, right = _span(left, w, width)
+    top, bottom = _span(top, h, height)
+    return left, top, right, bottom
+
+
+def _span(start: int, length: int, size: int) -> tuple[int, int]:
+    length = min(max(length, MIN_SIDE), size)
+    start = min(max(start, 0), size - length)
+    return start, start + length
+
+
+def _scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
+    """New (width, height) for ``scale``, keeping the aspect ratio and >= MIN_SIDE a side."""
+    scale = max(scale, MIN_SIDE / min(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def decode_upload(data: bytes, name: str | None = None) -> DecodedXray:
+    """Decode uploaded bytes in memory; the file name lets a .dcm without preamble decode.
+
+    Raises ``XrayDecodeError`` (a one-line message for the user) for unusable input.
+    """
+    buf = io.BytesIO(data)
+    buf.name = name or ''
+    return decode_xray(buf)
+
+
+def image_key(grey: np.ndarray) -> str:
+    """A short fingerprint of an image, so a stored result is shown only for that image."""
+    digest = hashlib.sha1(grey.tobytes())
+    digest.update(repr(grey.shape).encode())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ModelDefaults:
+    """The model asked for before the user touches the sidebar (command line or env)."""
+
+    checkpoint: str | None = None
+    config: str | None = None
+    threshold: str | float | None = None
+    work_dirs: str = 'work_dirs'
+
+
+def parse_threshold(value: str | None) -> str | float | None:
+    """A number stays a number; anything else is taken as a path to an operating-point JSON."""
+    if value is None or not str(value).strip():
+        return None
+    value = str(value).strip()
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def model_defaults(argv: list[str] | None, environ=os.environ,
+                   default_work_dirs: str = 'work_dirs') -> ModelDefaults:
+    """Merge ``MMTB_*`` environment variables with the script's own arguments.
+
+    ``argv`` is what follows ``--`` in ``streamlit run demo/streamlit_app.py -- ...`` (or
+    None when the app was not started that way). Unknown arguments are ignored and
+    abbreviations are off, so another program's options are never misread as ours.
+    """
+    parser = argparse.ArgumentParser(prog='streamlit_app.py', allow_abbrev=False,
+                                     add_help=False)
+    parser.add_argument('--checkpoint', default=environ.get(ENV_CHECKPOINT) or None)
+    parser.add_argument('--config', default=environ.get(ENV_CONFIG) or None)
+    parser.add_argument('--threshold', default=environ.get(ENV_THRESHOLD) or None)
+    parser.add_argument('--work-dirs', default=environ.get(ENV_WORK_DIRS) or default_work_dirs)
+    argv = list(argv or [])
+    if argv[:1] == ['--']:
+        argv = argv[1:]
+    args, _unknown = parser.parse_known_args(argv)
+    return ModelDefaults(args.checkpoint, args.config, parse_threshold(args.threshold),
+                         str(args.work_dirs))
+
+
+def model_choices(defaults: ModelDefaults, listed: list[dict]) -> list[dict]:
+    """The sidebar's model list: the command-line/env model first, then ``list_checkpoints``.
+
+    Each entry is a dict(name, config, checkpoint); duplicates of the first entry are dropped.
+    """
+    choices = []
+    if defaults.checkpoint:
+        ckpt = Path(defaults.checkpoint)
+        choices.append(dict(name=f'{ckpt.parent.name}/{ckpt.name} (command line)',
+                            config=defaults.config, checkpoint=str(ckpt)))
+    seen = {_same_file_key(c['checkpoint']) for c in choices}
+    for entry in listed:
+        if _same_file_key(entry.get('checkpoint')) not in seen:
+            choices.append(dict(name=str(entry['name']), config=entry.get('config'),
+                                checkpoint=entry.get('checkpoint')))
+    return choices
+
+
+def _same_file_key(path) -> str | None:
+    if path is None:
+        return None
+    try:
+        return str(Path(path).resolve())
+    except OSError:
+        return str(path)
+
+
+def format_probability(prob: float) -> str:
+    """TB probability as a percentage with one decimal (what the clinician reads)."""
+    return f'{100.0 * float(prob):.1f} %'
