@@ -31,7 +31,7 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.img_size, args.work_dir)
     set_launcher(cfg, args.launcher)
-    cfg.load_from = args.checkpoint
+    cfg.load_from, cfg.resume = args.checkpoint, False
     if args.data_root:
         cfg.test_dataloader.dataset.data_root = args.data_root
     if args.operating_threshold is not None:

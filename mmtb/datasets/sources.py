@@ -11,6 +11,9 @@ and splitting never need to know where an image came from::
 Use :func:`read_source` rather than the readers directly: it adds the checks a user needs
 (folder exists, kind is known, at least one image found) and raises :class:`DataSourceError`
 with a one-line message on any of them.
+
+Each reader's docstring says where its dataset is downloaded and under which terms / citation;
+``mmtb.datasets.download`` fetches the public ones.
 """
 import re
 from collections.abc import Callable, Iterable
@@ -95,19 +98,38 @@ def _read_class_folders(root: Path, source: str, class_folders: dict[str, int],
 
 @DATA_SOURCES.register_module('tbdb')
 def read_tbdb(root: Path) -> list[dict]:
-    """Kaggle "TB Chest X-ray Database": ``ROOT/Normal/*.png`` and ``ROOT/Tuberculosis/*.png``."""
+    """Kaggle "TB Chest X-ray Database": ``ROOT/Normal/*.png`` and ``ROOT/Tuberculosis/*.png``.
+
+    Download: https://www.kaggle.com/datasets/tawsifurrahman/tuberculosis-tb-chest-xray-dataset
+    (a Kaggle login is needed, so ``download_tbcxr.py tbdb`` only explains how). Terms: those on
+    the Kaggle page; cite T. Rahman et al., "Reliable tuberculosis detection using chest X-ray
+    with deep learning, segmentation and visualization", IEEE Access 8:191586-191601, 2020.
+    It re-distributes the NLM Shenzhen/Montgomery images among others: merge it with those only
+    through the de-duplicating converter.
+    """
     return _read_class_folders(root, 'tbdb', _TBDB_CLASS_FOLDERS, reject_unknown=False)
 
 
 @DATA_SOURCES.register_module('pakistan')
 def read_pakistan(root: Path) -> list[dict]:
-    """Mendeley Pakistan set: ``ROOT/TB/TB.N.jpg`` and ``ROOT/Normal/others (N).jpg``."""
+    """Mendeley Pakistan set: ``ROOT/TB/TB.N.jpg`` and ``ROOT/Normal/others (N).jpg``.
+
+    Download: Mendeley Data, "Dataset of Tuberculosis Chest X-rays Images" (S. Kiran and
+    I. Jabeen, https://data.mendeley.com/datasets/8j2g3csprk, doi:10.17632/8j2g3csprk; no login,
+    but no stable direct file link, so ``download_tbcxr.py pakistan`` only explains how).
+    Licence: CC BY 4.0 per the Mendeley record (check the page); cite the dataset. One hospital and
+    scanner population different from the others: mmtb uses it as an external test set.
+    """
     return _read_class_folders(root, 'pakistan', _PAKISTAN_CLASS_FOLDERS, reject_unknown=False)
 
 
 @DATA_SOURCES.register_module('folder')
 def read_class_folders(root: Path) -> list[dict]:
-    """Any folder-per-class layout (normal/healthy/negative/0 vs tuberculosis/tb/positive/1)."""
+    """Any folder-per-class layout (normal/healthy/negative/0 vs tuberculosis/tb/positive/1).
+
+    For your own data: there is nothing to download, and the licence and citation are yours
+    to record.
+    """
     return _read_class_folders(root, 'folder', _GENERIC_CLASS_FOLDERS, reject_unknown=True)
 
 
@@ -195,14 +217,103 @@ def _read_nlm(root: Path, source: str, prefix: str) -> list[dict]:
 
 @DATA_SOURCES.register_module('shenzhen')
 def read_shenzhen(root: Path) -> list[dict]:
-    """Shenzhen (NLM China set): ``CHNCXR_0001_0.png``, optional ``ClinicalReadings/``."""
+    """Shenzhen (NLM China set): ``CHNCXR_0001_0.png``, optional ``ClinicalReadings/``.
+
+    Download: public, no login - ``python tools/dataset_converters/download_tbcxr.py shenzhen
+    --out DIR`` fetches ``ChinaSet_AllFiles.zip`` from the NLM
+    (https://data.lhncbc.nlm.nih.gov/public/Tuberculosis-Chest-X-ray-Datasets/) and unpacks it;
+    ROOT is then ``DIR/ChinaSet_AllFiles``. Terms: the NLM's (free for research); cite
+    S. Jaeger et al., "Two public chest X-ray datasets for computer-aided screening of pulmonary
+    diseases", Quant Imaging Med Surg 4(6):475-477, 2014.
+    """
     return _read_nlm(root, 'shenzhen', 'CHNCXR')
 
 
 @DATA_SOURCES.register_module('montgomery')
 def read_montgomery(root: Path) -> list[dict]:
-    """Montgomery County (NLM) set: ``MCUCXR_0001_0.png``, optional ``ClinicalReadings/``."""
+    """Montgomery County (NLM) set: ``MCUCXR_0001_0.png``, optional ``ClinicalReadings/``.
+
+    Download: public, no login - ``python tools/dataset_converters/download_tbcxr.py montgomery
+    --out DIR`` fetches ``NLM-MontgomeryCXRSet.zip`` from the NLM
+    (https://data.lhncbc.nlm.nih.gov/public/Tuberculosis-Chest-X-ray-Datasets/) and unpacks it;
+    ROOT is then ``DIR/MontgomerySet``. Terms: the NLM's (free for research); cite S. Jaeger
+    et al., Quant Imaging Med Surg 4(6):475-477, 2014 (as for Shenzhen).
+    """
     return _read_nlm(root, 'montgomery', 'MCUCXR')
+
+
+# ----------------------------------------------------------------------------- TBX11K
+# Only these two image folders carry a usable TB / normal label. 'sick' holds non-TB disease,
+# which is not "normal" for a TB screening model (calling it normal would teach the model that
+# other pathology means "no TB" and inflate specificity), 'test' has no public labels, and
+# 'extra' re-distributes other sets (Montgomery, Shenzhen, ...) that have their own readers.
+_TBX11K_CLASS_FOLDERS = {'health': NORMAL, 'tb': TUBERCULOSIS}
+# Label-bearing TBX11K lists, in order of preference. The ``all_*`` lists are not used: they
+# add the 'extra' sets, whose labels are not in the path.
+_TBX11K_LISTS = (('TBX11K_train.txt', 'TBX11K_val.txt'), ('TBX11K_trainval.txt',))
+
+
+def _tbx11k_list_files(root: Path) -> list[Path]:
+    """The preferred complete group of list files under ``ROOT/lists`` (any case), or []."""
+    lists_dir = root / 'lists'
+    if not lists_dir.is_dir():
+        return []
+    by_name = {path.name.lower(): path for path in lists_dir.iterdir() if path.is_file()}
+    for names in _TBX11K_LISTS:
+        found = [by_name.get(name.lower()) for name in names]
+        if all(found):
+            return found
+    return []
+
+
+def _tbx11k_listed_paths(list_files: list[Path]) -> list[str]:
+    """Relative image paths (``tb/tb0003.png``) named by the list files, first-seen order."""
+    entries = {}
+    for list_file in list_files:
+        for line in list_file.read_text(encoding='utf-8', errors='replace').splitlines():
+            tokens = line.split()
+            if tokens:
+                entry = tokens[0].replace('\\', '/').lstrip('/')
+                entries[entry.removeprefix('imgs/')] = None
+    return list(entries)
+
+
+@DATA_SOURCES.register_module('tbx11k')
+def read_tbx11k(root: Path) -> list[dict]:
+    """TBX11K: ``ROOT/imgs/{health,tb}/*.png`` (sick/test skipped), optional ``ROOT/lists/``.
+
+    Labels: ``tb`` is tuberculosis, ``health`` normal. ``sick`` (non-TB disease) is skipped,
+    not called normal, and ``test`` (no public labels) and ``extra`` are skipped too. When
+    ``ROOT/lists/TBX11K_train.txt`` and ``TBX11K_val.txt`` exist (else ``TBX11K_trainval.txt``)
+    exactly the health/tb images they name are read: the official labelled train + val part
+    (8,400 images: about 3,800 health, 3,800 sick, 800 tb), without the unlabelled test images;
+    a listed image that is missing is an error (an incomplete download). Without lists the two
+    class folders are read whole. ``ROOT`` may also be the ``imgs`` folder itself.
+
+    Download: project page https://mmcheng.net/tb/ or the Kaggle mirror of the original layout
+    (https://www.kaggle.com/datasets/usmanshams/tbx-11, Kaggle login needed; the
+    "tbx11k-simplified" variant has another layout); terms as stated there. Cite Y. Liu et al.,
+    "Rethinking computer-aided tuberculosis diagnosis", CVPR 2020.
+    """
+    images = root / 'imgs' if (root / 'imgs').is_dir() else root
+    list_files = _tbx11k_list_files(root)
+    if not list_files:
+        return _read_class_folders(images, 'tbx11k', _TBX11K_CLASS_FOLDERS, reject_unknown=False)
+    records, missing = [], []
+    for relative in _tbx11k_listed_paths(list_files):
+        label = _TBX11K_CLASS_FOLDERS.get(relative.split('/', 1)[0].lower())
+        if label is None:  # sick/, test/, extra/
+            continue
+        if is_image_file(images / relative):
+            records.append(make_record(images / relative, label, 'tbx11k'))
+        else:
+            missing.append(relative)
+    if missing:
+        lists = ' + '.join(path.name for path in list_files)
+        raise DataSourceError(
+            f'tbx11k: {len(missing)} image(s) named in {lists} are missing under {images} '
+            f'(first: {missing[0]}); the download looks incomplete')
+    return sorted(records, key=lambda record: record['img_path'])
 
 
 # ----------------------------------------------------------------------------- entry points

@@ -1,0 +1,162 @@
+"""Publish a trained checkpoint as mmtb's shipped default model, with its model card.
+
+    python tools/model_converters/publish_default_model.py \\
+        work_dirs/<run>/<config>.py work_dirs/<run>/epoch_10.pth \\
+        --img-size 224 --external pakistan256=data/pakistan256 --out checkpoints/default
+
+Writes into ``--out``: ``model.pth`` (weights and class names only: no optimizer state, loads
+under weights-only ``torch.load``), ``config.py`` (the trained config), ``operating_point.json``
+(the threshold reaching 90 % sensitivity on the internal test split), the evaluation JSONs of
+the PUBLISHED weights made by ``tools/test.py`` (internal split, then each external set with
+that threshold unchanged), and ``model_card.md`` rendered from those JSONs only.
+"""
+import argparse
+import datetime
+import hashlib
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+from mmengine.config import Config
+
+import mmtb  # noqa: F401  (allow-lists mmengine checkpoints for weights-only loading)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write_weights(checkpoint: Path, out: Path) -> dict:
+    ckpt = torch.load(checkpoint, map_location='cpu')
+    meta = ckpt.get('meta', {})
+    classes = list(meta.get('dataset_meta', {}).get('classes', ('normal', 'tuberculosis')))
+    state = {k: v.float() if v.is_floating_point() else v
+             for k, v in ckpt['state_dict'].items()}
+    torch.save({'state_dict': state, 'meta': {'dataset_meta': {'classes': classes}}},
+               out / 'model.pth')
+    return dict(epoch=meta.get('epoch'), source=str(checkpoint))
+
+
+def write_config(config: Path, out: Path) -> Config:
+    cfg = Config.fromfile(str(config))
+    cfg.load_from, cfg.resume, cfg.work_dir = None, False, None
+    cfg.dump(str(out / 'config.py'))
+    return cfg
+
+
+def evaluate(out: Path, name: str, img_size, data_root=None, threshold=None) -> dict:
+    result_file = out / f'eval_{name}.json'
+    cmd = [sys.executable, str(REPO / 'tools' / 'test.py'), str(out / 'config.py'),
+           str(out / 'model.pth'), '--work-dir', tempfile.mkdtemp(prefix='mmtb_publish_'),
+           '--out', str(result_file)]
+    if img_size:
+        cmd += ['--img-size', str(img_size)]
+    if data_root:
+        cmd += ['--data-root', data_root]
+    if threshold is not None:
+        cmd += ['--operating-threshold', repr(threshold)]
+    subprocess.run(cmd, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+    record = json.loads(result_file.read_text())
+    record['checkpoint'] = str((out / 'model.pth').relative_to(REPO))
+    record['config'] = str((out / 'config.py').relative_to(REPO))
+    result_file.write_text(json.dumps(record, indent=2))
+    return record['metrics']
+
+
+def _pct(m, key):
+    return f"{m[f'screening/{key}']:.1f}"
+
+
+def render_card(name, cfg, source, internal, externals, threshold, sha256) -> str:
+    from mmtb.utils import input_size_of
+    size = input_size_of(cfg)
+    rows = [('Internal test split (tbdb256, 20 %)', internal)] + \
+        [(f'External: {n} (never trained or tuned on)', m) for n, m in externals.items()]
+    lines = [
+        f'# Model card: {name}', '',
+        '**Intended use:** research and triage support — flagging chest X-rays for a clinician '
+        'to review. **Not a diagnosis**, not a medical device, not validated prospectively.', '',
+        '## Model',
+        f'- Architecture: `{cfg.model.backbone.type}` backbone '
+        f'({cfg.model.backbone.get("arch", cfg.model.backbone.get("model_name", ""))}) → '
+        f'`FPNNeck` → linear 2-class head (softmax); trained from scratch.',
+        f'- Input: grey X-ray (OpenCV grey, replicated to 3 channels), resized to {size}×{size}.',
+        f'- Weights: `model.pth` (sha256 `{sha256[:16]}…`), trained from `{source["source"]}` '
+        f'(epoch {source["epoch"]}); config: `config.py`.', '',
+        '## Data',
+        '- Trained on the 80 % split of `tbdb256` (TB Chest X-ray Database, Rahman et al. 2020: '
+        '471 TB / 1,840 normal in training), made by '
+        '`tools/dataset_converters/prepare_tbcxr.py --input tbdb:../shared/data/tbdb256` '
+        '(seed 0, duplicates removed first).', '',
+        '## Operating threshold',
+        f'- **{threshold:.4f}** on P(TB): the highest threshold reaching 90 % sensitivity on the '
+        'internal test split (the paper\'s protocol has no separate validation split, so this '
+        'internal estimate is optimistic). It is applied unchanged to the external set below.',
+        '- WHO advises calibrating CAD thresholds locally: `tools/calibrate_threshold.py` on a '
+        'small labelled local set writes an `operating_point.json` the app and '
+        '`tools/screen.py` can load.', '',
+        '## Metrics (computed by `tools/test.py` on these published weights)', '',
+        '| Set | n (TB) | AUC (95 % CI) | Sens / Spec @ 0.5 | Sens / Spec @ operating thr. '
+        '| WHO target (sens ≥ 90 %, spec ≥ 70 %) |',
+        '|---|---|---|---|---|---|']
+    for title, m in rows:
+        op = (f"{_pct(m, 'op/sensitivity')} / {_pct(m, 'op/specificity')}"
+              if 'screening/op/sensitivity' in m else '')
+        who = ('met' if m.get('screening/op/who_target_met') else '**not met**') if op else ''
+        lines.append(
+            f"| {title} | {m['screening/num_samples']} ({m['screening/num_tb']}) | "
+            f"{m['screening/auc']:.3f} ({m['screening/auc_ci_low']:.3f}–"
+            f"{m['screening/auc_ci_high']:.3f}) | {_pct(m, 'sensitivity')} / "
+            f"{_pct(m, 'specificity')} | {op} | {who} |")
+    lines += [
+        '', 'Internal accuracy / precision / recall / F1 at 0.5: '
+        f"{_pct(internal, 'accuracy')} / {_pct(internal, 'precision')} / "
+        f"{_pct(internal, 'recall')} / {_pct(internal, 'f1')} %.", '',
+        '## Known limits and failure modes',
+        '- Internal numbers on this database are inflated: about half of its TB images are '
+        'colour-tinted and none of its normals are, and white redaction blocks are far more '
+        'common on TB images. Grey conversion removes most of the tint, not the blocks; a model '
+        'can still learn database cues instead of disease. **Judge it by the external row.**',
+        '- Trained on 256-px redistributions at a small input size on a CPU; one hospital '
+        'population per class source. Expect lower performance on other scanners, on children, '
+        'and on non-TB lung disease (not in the training data: it may be called TB or normal).',
+        '- Grad-CAM maps show where the score came from, not where the disease is.',
+        f'- Published {datetime.date.today().isoformat()} by '
+        '`tools/model_converters/publish_default_model.py`.']
+    return '\n'.join(lines) + '\n'
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', help='the trained config (the .py in the work dir)')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--img-size', type=int)
+    parser.add_argument('--external', action='append', default=[], metavar='NAME=DATA_ROOT')
+    parser.add_argument('--out', default='checkpoints/default')
+    args = parser.parse_args(argv)
+    out = (REPO / args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    source = write_weights(Path(args.checkpoint), out)
+    cfg = write_config(Path(args.config), out)
+    internal = evaluate(out, 'internal', args.img_size)
+    threshold = float(internal['screening/thr_sens90'])
+    (out / 'operating_point.json').write_text(json.dumps(dict(
+        threshold=threshold, target_sensitivity=0.9,
+        chosen_on='internal test split of data/tbcxr (tbdb256, seed 0), 90% sensitivity',
+        specificity=internal['screening/spec_at_sens90'] / 100,
+        n_tb=internal['screening/num_tb'],
+        n_normal=internal['screening/num_samples'] - internal['screening/num_tb']), indent=2))
+    externals = {}
+    for spec in args.external:
+        name, root = spec.split('=', 1)
+        externals[name] = evaluate(out, name, args.img_size, root, threshold)
+    sha256 = hashlib.sha256((out / 'model.pth').read_bytes()).hexdigest()
+    name = Path(args.config).stem
+    (out / 'model_card.md').write_text(
+        render_card(name, cfg, source, internal, externals, threshold, sha256))
+    print(f'published {out}: threshold {threshold:.4f}; see {out / "model_card.md"}')
+
+
+if __name__ == '__main__':
+    main()
