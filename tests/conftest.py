@@ -3,6 +3,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -64,3 +65,40 @@ def run_tool(*args, timeout: int = 300, env_extra=None):
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS='1', **(env_extra or {}))
     return subprocess.run([sys.executable, *map(str, args)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+class TinyCheckpoint(NamedTuple):
+    """A model trained by tools/train.py, laid out as a real work dir."""
+
+    config: Path  # the config mmengine saved into the work dir (input size 64)
+    checkpoint: Path  # its last checkpoint, epoch_<epochs>.pth
+    work_dir: Path
+
+
+TINY_CHECKPOINT_CONFIG = (
+    'configs/efficientnet/efficientnet-b0-fpn_re-ra-rf_1xb32-adamw-10e_tbcxr-512px.py')
+
+
+@pytest.fixture(scope='session')
+def tiny_checkpoint(tiny_dataset, tmp_path_factory) -> TinyCheckpoint:
+    """EfficientNet-b0-FPN at 64 px trained for 2 epochs on ``tiny_dataset``, once per session.
+
+    Only the loading and prediction paths are tested with it: 2 epochs on 24 images do not
+    make a useful classifier (tests/test_inference.py trains its own lesion detector).
+    """
+    epochs = 2
+    work_dir = tmp_path_factory.mktemp('tiny_checkpoint')
+    result = run_tool(
+        'tools/train.py', TINY_CHECKPOINT_CONFIG, '--work-dir', work_dir, '--img-size', '64',
+        '--cfg-options', f'train_cfg.max_epochs={epochs}',
+        'train_dataloader.batch_size=8', 'val_dataloader.batch_size=8',
+        'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False', 'val_dataloader.persistent_workers=False',
+        f'train_dataloader.dataset.data_root={tiny_dataset}',
+        f'val_dataloader.dataset.data_root={tiny_dataset}',
+        f'test_dataloader.dataset.data_root={tiny_dataset}')
+    assert result.returncode == 0, result.stderr[-3000:]
+    ckpt = TinyCheckpoint(work_dir / Path(TINY_CHECKPOINT_CONFIG).name,
+                          work_dir / f'epoch_{epochs}.pth', work_dir)
+    assert ckpt.config.is_file() and ckpt.checkpoint.is_file(), sorted(os.listdir(work_dir))
+    return ckpt

@@ -15,6 +15,8 @@ logits, hence the probability, and the CAM.
 """
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 import torch
@@ -84,6 +86,8 @@ class GradCAMExplainer:
         self.net = _LogitsFromTarget(classifier, target_layer)
         self.target_layer = target_layer
         self.class_index = int(class_index)
+        # the hooks live on the shared model: one CAM at a time (the app serves many sessions)
+        self._lock = threading.Lock()
 
     def __call__(self, inputs: torch.Tensor, out_hw: tuple[int, int]) -> tuple[float, np.ndarray]:
         """``inputs``: one preprocessed image (1xCxHxW, the data_preprocessor's output).
@@ -93,7 +97,7 @@ class GradCAMExplainer:
         """
         if inputs.ndim != 4 or inputs.shape[0] != 1:
             raise ValueError(f'Grad-CAM takes one image (1xCxHxW), got {tuple(inputs.shape)}')
-        with GradCAM(model=self.net, target_layers=[self.target_layer]) as cam:
+        with self._lock, GradCAM(model=self.net, target_layers=[self.target_layer]) as cam:
             maps = cam(input_tensor=inputs, targets=[ClassifierOutputTarget(self.class_index)])
             logits = cam.outputs.detach()
         prob = float(torch.softmax(logits.float(), dim=1)[0, self.class_index])

@@ -11,14 +11,19 @@ normalises. Grad-CAM reuses that same pipeline and data_preprocessor (see :mod:`
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
+import sys
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import torch
+from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmpretrain.apis import ImageClassificationInferencer
 from pytorch_grad_cam.utils.image import show_cam_on_image
 
@@ -30,8 +35,8 @@ from mmtb.utils import input_size_of
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL_DIR = REPO / 'checkpoints' / 'default'
-NO_DEFAULT_MODEL = ('no default model shipped (checkpoints/default/ has no config.py + '
-                    'model.pth); pass --checkpoint')
+NO_DEFAULT_MODEL = ('no default model shipped; pass --checkpoint (a shipped model would be '
+                    'checkpoints/default/config.py + model.pth)')
 TB_CLASS = 'tuberculosis'
 DEFAULT_THRESHOLD = 0.5
 RANDOM_WEIGHTS_WARNING = 'The model has random weights (benchmarking only): ignore its output.'
@@ -187,12 +192,27 @@ def overlay_cam(grey: np.ndarray, cam: np.ndarray, alpha: float = 0.4) -> np.nda
     return show_cam_on_image(rgb, np.clip(cam, 0, 1), use_rgb=True, image_weight=1 - alpha)
 
 
+@contextmanager
+def _model_loading_messages_to_stderr():
+    """mmengine prints 'Loads checkpoint ...' to stdout and logs INFO lines there; CLIs print
+    JSON on stdout, so while the model loads stdout goes to stderr and INFO is dropped."""
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        with redirect_stdout(sys.stderr):
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 class TBScreener:
     """A loaded TB classifier plus its operating threshold; load once, predict many times.
 
     Args:
-        config: config file; None -> the config beside ``checkpoint`` (the one mmengine wrote
-            into its work dir), or the shipped default model when ``checkpoint`` is None too.
+        config: config file (or a loaded mmengine ``Config``); None -> the config beside
+            ``checkpoint`` (the one mmengine wrote into its work dir), or the shipped default
+            model when ``checkpoint`` is None too.
         checkpoint: ``.pth`` file; None -> the shipped default model (``DEFAULT_MODEL_DIR``).
         threshold: None -> ``operating_point.json`` beside the checkpoint if present, else 0.5;
             a number; or a path to an operating-point JSON (see :func:`read_operating_point`).
@@ -204,27 +224,30 @@ class TBScreener:
     def __init__(self, config=None, checkpoint=None, threshold=None, device='cpu',
                  random_weights: bool = False):
         config, checkpoint = self._resolve_model(config, checkpoint, random_weights)
-        self.config_path, self.checkpoint_path = config, checkpoint
+        self.config_path = (Path(config.filename or 'config') if isinstance(config, Config)
+                            else config)
+        self.checkpoint_path = checkpoint
         self.threshold, self.threshold_source = resolve_threshold(threshold, checkpoint)
         self.device = torch.device(device)
-        if config == DEFAULT_MODEL_DIR / 'config.py':
+        if self.config_path == DEFAULT_MODEL_DIR / 'config.py':
             self.name = 'default'
         else:
-            self.name = config.stem
+            self.name = self.config_path.stem
         card = checkpoint.parent / 'model_card.md' if checkpoint else None
         self.card_path: Optional[Path] = card if card and card.is_file() else None
         self.model_warnings = [] if checkpoint else [RANDOM_WEIGHTS_WARNING]
 
-        self.inferencer = ImageClassificationInferencer(
-            model=str(config), pretrained=str(checkpoint) if checkpoint else False,
-            device=str(self.device))
+        with _model_loading_messages_to_stderr():
+            self.inferencer = ImageClassificationInferencer(
+                model=config if isinstance(config, Config) else str(config),
+                pretrained=str(checkpoint) if checkpoint else False, device=str(self.device))
         self.model = self.inferencer.model
         if checkpoint:
             self._check_weights_fit(checkpoint)
         self.input_size = input_size_of(self.inferencer.config)
         self.tb_index = self._tb_index()
         # Inference only: no parameter needs a gradient (Grad-CAM starts its graph at the target
-        # layer instead), and channels-last convolutions are several times faster on CPUs.
+        # layer instead), and oneDNN runs channels-last convolutions faster on CPUs.
         self.model.requires_grad_(False)
         if self.device.type == 'cpu':
             to_channels_last(self.model)
@@ -232,7 +255,7 @@ class TBScreener:
                                           self.tb_index)
 
     @staticmethod
-    def _resolve_model(config, checkpoint, random_weights) -> tuple[Path, Optional[Path]]:
+    def _resolve_model(config, checkpoint, random_weights):
         if config is None and checkpoint is None:
             config, checkpoint = DEFAULT_MODEL_DIR / 'config.py', DEFAULT_MODEL_DIR / 'model.pth'
             if not (config.is_file() and checkpoint.is_file()):
@@ -250,6 +273,8 @@ class TBScreener:
                 raise ModelNotFoundError(
                     f'no config (*.py) beside {checkpoint} (mmengine saves one in the work '
                     'dir); pass --config')
+        if isinstance(config, Config):  # e.g. benchmarks, which change the input size
+            return config, checkpoint
         config = Path(config)
         if not config.is_file():
             raise ModelNotFoundError(f'config not found: {config}')
@@ -258,7 +283,10 @@ class TBScreener:
     def _check_weights_fit(self, checkpoint: Path) -> None:
         """Refuse a checkpoint that does not fit the config (mmengine only logs a warning and
         would leave those layers random)."""
-        ckpt = torch.load(checkpoint, map_location='cpu', mmap=True)
+        try:  # mmap: only the key names are needed, not a second copy of the weights
+            ckpt = torch.load(checkpoint, map_location='cpu', mmap=True)
+        except RuntimeError:  # legacy (non-zip) files cannot be memory-mapped
+            ckpt = torch.load(checkpoint, map_location='cpu')
         saved = set(ckpt.get('state_dict', ckpt))
         expected = set(self.model.state_dict())
         missing = sorted(expected - saved)
@@ -284,7 +312,8 @@ class TBScreener:
                                  'mmtb.io.decode.decode_xray or use predict_source)')
         return next(iter(self.inferencer.preprocess(list(greys), batch_size=len(greys))))
 
-    def _decision(self, prob_tb: float) -> str:
+    def decide(self, prob_tb: float) -> str:
+        """'tuberculosis' at or above the threshold, else 'normal'."""
         return TB_CLASS if prob_tb >= self.threshold else 'normal'
 
     def predict_batch(self, greys: list[np.ndarray]) -> list[float]:
@@ -302,7 +331,7 @@ class TBScreener:
             prob, cam = self.explainer(inputs, grey.shape[:2])
         else:
             prob, cam = self.predict_batch([grey])[0], None
-        return Prediction(prob_tb=prob, decision=self._decision(prob),
+        return Prediction(prob_tb=prob, decision=self.decide(prob),
                           threshold=self.threshold, cam=cam,
                           warnings=list(self.model_warnings))
 

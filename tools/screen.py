@@ -1,0 +1,144 @@
+"""Screen many chest X-rays for TB and write one CSV row per image.
+
+    python tools/screen.py scans/ more.dcm --out results.csv --checkpoint work_dirs/<run>/x.pth
+
+Inputs are files or folders (searched recursively for .png .jpg .jpeg .bmp .tif .tiff .dcm).
+Every file goes through the one decoder and the app's inference path (mmtb.apis.TBScreener);
+readable images are predicted in batches. A file that cannot be read gets a row with an
+``error`` (and empty prob_tb / decision) and screening goes on. With --cam-dir, a Grad-CAM
+overlay per image is written there, mirroring the input names (``<name>_cam.png``), never
+over an input file.
+
+Exit status: 0 when at least one image was screened, 1 when none could be (or no model).
+"""
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+from PIL import Image
+from tqdm import tqdm
+
+from mmtb.apis import Prediction, TBScreener, overlay_cam
+from mmtb.io.decode import XrayDecodeError, decode_xray
+
+IMAGE_EXTENSIONS = {'.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.dcm'}
+COLUMNS = ['file', 'prob_tb', 'decision', 'threshold', 'warnings', 'error']
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Screen chest X-rays for TB into a CSV file.')
+    parser.add_argument('inputs', nargs='+', metavar='INPUT', help='image files or folders')
+    parser.add_argument('--out', required=True, help='CSV file to write')
+    parser.add_argument('--config', help='config (default: the one saved beside --checkpoint)')
+    parser.add_argument('--checkpoint', help='model weights (default: the shipped model)')
+    parser.add_argument('--threshold', metavar='T|FILE',
+                        help='decision threshold, or an operating-point JSON (default: '
+                        'operating_point.json beside the checkpoint, else 0.5)')
+    parser.add_argument('--cam-dir', help='write Grad-CAM overlays into this folder')
+    parser.add_argument('--batch-size', type=int, default=8, help='images per forward pass')
+    parser.add_argument('--device', default='cpu', help="torch device (default 'cpu')")
+    args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        parser.error('--batch-size must be at least 1')
+    return args
+
+
+def collect(inputs, skip_dir=None) -> list[tuple[Path, Path]]:
+    """(file, its path relative to the input it came from); folders are searched recursively.
+
+    Files under ``skip_dir`` (the CAM folder) are left out, so that a second run does not
+    screen the overlays of the first.
+    """
+    skip = skip_dir.resolve() if skip_dir else None
+    found = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            root = item.name or item.resolve().name
+            for path in sorted(item.rglob('*')):
+                if (path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS
+                        and not (skip and path.resolve().is_relative_to(skip))):
+                    found.append((path, Path(root) / path.relative_to(item)))
+        else:  # a named file is always tried (a missing one becomes an error row)
+            found.append((item, Path(item.name)))
+    return found
+
+
+def cam_target(cam_dir: Path, relative: Path, used: set, inputs: set) -> Path:
+    """``cam_dir/<relative dir>/<stem>_cam.png``, numbered if already used or an input."""
+    base = cam_dir / relative.parent / f'{relative.stem}_cam'
+    target, n = base.with_suffix('.png'), 1
+    while target.resolve() in used or target.resolve() in inputs:
+        n += 1
+        target = base.with_name(f'{base.name}{n}').with_suffix('.png')
+    used.add(target.resolve())
+    return target
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    cam_dir = Path(args.cam_dir) if args.cam_dir else None
+    files = collect(args.inputs, cam_dir)
+    if not files:
+        print(f'error: no images ({" ".join(sorted(IMAGE_EXTENSIONS))}) found in '
+              f'{" ".join(args.inputs)}', file=sys.stderr)
+        return 1
+    try:
+        screener = TBScreener(args.config, args.checkpoint, args.threshold, args.device)
+    except (OSError, ValueError, TypeError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    columns = COLUMNS + (['cam'] if cam_dir else [])
+    input_set = {path.resolve() for path, _ in files}
+    used_cams: set = set()
+    n_ok = 0
+    with open(out, 'w', newline='') as f, tqdm(total=len(files), desc='screening',
+                                                unit='img', file=sys.stderr) as bar:
+        writer = csv.DictWriter(f, columns)
+        writer.writeheader()
+        for start in range(0, len(files), args.batch_size):
+            chunk = files[start:start + args.batch_size]
+            rows, good = [], []
+            for path, relative in chunk:
+                row = dict(file=str(path), threshold=screener.threshold)
+                try:
+                    decoded = decode_xray(path)
+                    good.append((row, decoded, relative))
+                except XrayDecodeError as e:
+                    row['error'] = str(e)
+                rows.append(row)
+            if cam_dir:  # one forward per image gives both P(TB) and the CAM
+                preds = [screener.predict_decoded(d, with_cam=True) for _, d, _ in good]
+            else:  # batched forward for throughput
+                probs = screener.predict_batch([d.grey for _, d, _ in good])
+                preds = [Prediction(p, screener.decide(p), screener.threshold, None,
+                                    d.warnings + screener.model_warnings)
+                         for p, (_, d, _) in zip(probs, good)]
+            for (row, decoded, relative), pred in zip(good, preds):
+                row.update(prob_tb=f'{pred.prob_tb:.6f}', decision=pred.decision,
+                           warnings=' | '.join(pred.warnings))
+                if cam_dir:
+                    target = cam_target(cam_dir, relative, used_cams, input_set)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    Image.fromarray(overlay_cam(decoded.grey, pred.cam)).save(target, 'PNG')
+                    row['cam'] = str(target)
+                n_ok += 1
+            writer.writerows(rows)
+            f.flush()
+            bar.update(len(chunk))
+
+    n_bad = len(files) - n_ok
+    print(f'screened {n_ok} of {len(files)} images ({n_bad} unreadable) with {screener.name}, '
+          f'threshold {screener.threshold:g} ({screener.threshold_source}) -> {out}',
+          file=sys.stderr)
+    if n_ok == 0:
+        print('error: none of the inputs could be read as an X-ray', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
