@@ -5,7 +5,6 @@ import subprocess
 
 import pytest
 import torch
-
 from conftest import REPO, run_tool
 
 CONFIG = 'configs/efficientnet/efficientnet-b0-fpn_re-ra-rf_1xb32-adamw-10e_tbcxr-512px.py'

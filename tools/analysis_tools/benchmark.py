@@ -1,0 +1,84 @@
+"""Training speed: mmpretrain's stock path vs mmtb's fast path, in one run, on this machine.
+
+    python tools/analysis_tools/benchmark.py CONFIG --img-size 224 [--bf16 auto|on|off] \\
+        [--iters 5] [--out docs/benchmarks/train_cpu.json]
+
+Both settings train the same model on the same batches of the config's training set (data
+pipeline included, median step time after warm-up): the baseline decodes every file every step
+through mmpretrain's LoadImageFromFile + Resize in fp32 and the default memory format; the fast
+path serves decoded, grey, resized images from the cache, runs channels-last and, where it
+helps, bf16 autocast. Also reports the model's achieved FLOP/s as a fraction of the machine's
+peak (a large matrix multiply) and whether the two first-step losses agree.
+"""
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+import torch
+
+from mmtb.utils.benchmark import (
+    forward_flops,
+    peak_matmul_flops,
+    stock_pipeline,
+    time_training_steps,
+)
+from mmtb.utils.config import DictAction, input_size_of, load_config
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('--img-size', type=int)
+    parser.add_argument('--bf16', choices=['auto', 'on', 'off'], default='auto',
+                        help='auto: bf16 for ResNet backbones only (measured faster there)')
+    parser.add_argument('--iters', type=int, default=5, help='timed steps per setting')
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--num-workers', type=int, help='default: the config\'s')
+    parser.add_argument('--out', help='write the results as JSON')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options, args.img_size)
+    size = input_size_of(cfg)
+    bf16 = args.bf16 == 'on' or (args.bf16 == 'auto' and cfg.model.backbone.type == 'ResNet')
+    workers = cfg.train_dataloader.num_workers if args.num_workers is None else args.num_workers
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    common = dict(iters=args.iters, warmup=args.warmup, num_workers=workers)
+    baseline = time_training_steps(cfg, stock_pipeline(pipeline, size), channels_last=False,
+                                   bf16=False, **common)
+    fast = time_training_steps(cfg, pipeline, channels_last=True, bf16=bf16,
+                               prefill_cache=True, **common)
+    from mmpretrain.registry import MODELS
+    flops = forward_flops(MODELS.build(cfg.model), size)
+    peak = peak_matmul_flops(torch.bfloat16 if bf16 else torch.float32)
+    result = dict(
+        config=args.config, img_size=size, batch_size=cfg.train_dataloader.batch_size,
+        num_workers=workers, threads=torch.get_num_threads(), bf16=bf16,
+        machine=dict(cpu=platform.processor() or platform.machine(), cores=torch.get_num_threads(),
+                     python=sys.version.split()[0], torch=torch.__version__),
+        baseline=baseline, fast=fast, speedup=fast['images_per_s'] / baseline['images_per_s'],
+        first_loss_baseline=baseline['losses'][0], first_loss_fast=fast['losses'][0],
+        forward_gflops_per_image=flops / 1e9 if flops else None,
+        peak_matmul_gflops=peak / 1e9)
+    if flops:  # a training step is ~3 forward passes
+        for name in ('baseline', 'fast'):
+            achieved = 3 * flops * result[name]['images_per_s']
+            result[name]['achieved_gflops'] = achieved / 1e9
+            result[name]['fraction_of_peak'] = achieved / peak
+    print(f"{Path(args.config).stem} @ {size}px, batch {result['batch_size']}: "
+          f"baseline {baseline['images_per_s']:.2f} img/s, fast {fast['images_per_s']:.2f} img/s "
+          f"(x{result['speedup']:.2f}); peak RSS {fast['peak_rss_mb']:.0f} MB; "
+          f"first loss {baseline['losses'][0]:.4f} vs {fast['losses'][0]:.4f}")
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == '__main__':
+    main()
