@@ -89,3 +89,16 @@ def test_dist_train_with_two_cpu_processes(tiny_dataset, tmp_path):
     log = result.stdout + result.stderr
     assert "'backend': 'gloo'" in log or 'gloo' in log
     assert (tmp_path / 'epoch_1.pth').is_file()
+
+
+def test_dist_test_with_two_cpu_processes(trained, tiny_dataset, tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS='1', PORT='29562')
+    out = tmp_path / 'metrics.json'
+    result = subprocess.run(
+        ['bash', 'tools/dist_test.sh', CONFIG, str(trained / 'epoch_1.pth'), '2',
+         '--work-dir', str(tmp_path), '--out', str(out),
+         *map(str, tiny_options(tiny_dataset, epochs=1))],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # every test image is counted once although two processes shared the work
+    assert json.loads(out.read_text())['metrics']['screening/num_samples'] == 8

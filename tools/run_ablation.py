@@ -3,6 +3,10 @@
     python tools/run_ablation.py --grid paper --img-size 224 \\
         --external pakistan256=data/pakistan256 --results-dir results/ablation_224px
 
+    # threshold chosen on the training data's validation split (prepare_tbcxr.py --val-ratio)
+    python tools/run_ablation.py --threshold-split val --img-size 224 --results-dir results/ext \\
+        configs/efficientnet/efficientnet-b0-fpn_re-ra-rf_1xb32-adamw-10e_tbdb-val-to-pakistan-512px.py
+
 Finished runs are skipped and an interrupted one resumes, so the same command can be run again
 across sessions until the table is complete. ``--table-only`` rebuilds the table from the
 committed ``metrics.json`` files.
@@ -11,6 +15,7 @@ import argparse
 from pathlib import Path
 
 from mmtb.experiments import AblationRun, results_table, run_grid
+from mmtb.experiments.ablation import THRESHOLD_SPLITS
 
 GRIDS = {
     'paper': [f'configs/{family}/{model}_{aug}_1xb32-adamw-10e_tbcxr-512px.py'
@@ -28,6 +33,12 @@ def parse_args(argv=None):
     parser.add_argument('--seeds', type=int, nargs='+', help='run every config with each seed')
     parser.add_argument('--external', action='append', default=[], metavar='NAME=DATA_ROOT',
                         help='an external test set (converted with --all-test); repeatable')
+    parser.add_argument(
+        '--threshold-split', choices=THRESHOLD_SPLITS, default='test',
+        help="where the 90%%-sensitivity operating threshold is chosen: 'test' = the internal "
+             "test split (default), 'val' = meta/val.json in the data root of the config's "
+             'val_dataloader (the training data); applied unchanged to the internal test split '
+             'and every external set')
     parser.add_argument('--results-dir', required=True, help='where logs, metrics and table go')
     parser.add_argument('--work-root', default='work_dirs')
     parser.add_argument('--table-only', action='store_true',
@@ -45,7 +56,10 @@ def main(argv=None):
         if not configs:
             raise SystemExit('give configs or --grid')
         externals = dict(spec.split('=', 1) for spec in args.external)
-        runs = [AblationRun(c, args.img_size, seed, args.work_root)
+        if {'internal', 'val'} & set(externals):
+            raise SystemExit("--external: 'internal' and 'val' name the runner's own results")
+        runs = [AblationRun(c, args.img_size, seed, args.work_root,
+                            threshold_split=args.threshold_split)
                 for c in configs for seed in (args.seeds or [None])]
         run_grid(runs, results_dir, externals, args.train_args)
     print(results_table(results_dir))

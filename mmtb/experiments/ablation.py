@@ -4,6 +4,11 @@ Each run is a subprocess of ``tools/train.py`` / ``tools/test.py``, so a crash i
 recorded and the grid goes on; the work dir tells what is already done, so running the grid
 again skips finished runs and resumes an interrupted one. Logs and metrics of every run are
 copied into a results folder that is committed beside the table it produces.
+
+The operating threshold (90 % sensitivity) that external sets are scored at is chosen on the
+internal test split (``threshold_split='test'``, the paper-style protocol) or on the training
+data's validation split (``'val'``, from ``prepare_tbcxr.py --val-ratio``), in which case no
+number reported on a test set has influenced the threshold it is scored at.
 """
 import json
 import shutil
@@ -16,6 +21,12 @@ from typing import Dict, List, Optional
 from mmtb.utils.config import load_config, run_name
 
 REPO = Path(__file__).resolve().parents[2]
+THRESHOLD_SPLITS = ('test', 'val')
+VAL_ANN_FILE = 'meta/val.json'
+# tools/test.py's Runner dumps its config (data root and ann_file overrides included) into its
+# work dir; testing in a sub-folder keeps the trained config, which every later evaluation and
+# val_data_root() read, from being overwritten by the last test's settings.
+EVAL_SUBDIR = 'test'
 
 
 @dataclass
@@ -25,6 +36,7 @@ class AblationRun:
     img_size: Optional[int] = None
     seed: Optional[int] = None
     work_root: str = 'work_dirs'
+    threshold_split: str = 'test'  # where the operating threshold is chosen (THRESHOLD_SPLITS)
     status: str = 'pending'
     metrics: Dict[str, dict] = field(default_factory=dict)
 
@@ -49,8 +61,12 @@ class AblationRun:
     def final_checkpoint(self) -> Path:
         return self.work_dir / f'epoch_{self.max_epochs()}.pth'
 
-    def common_args(self) -> List[str]:
-        args = ['--work-dir', str(self.work_dir)]
+    def val_data_root(self) -> str:
+        """The data root the run validated on (its training data), as trained."""
+        return str(load_config(self.trained_config).val_dataloader.dataset.data_root)
+
+    def common_args(self, work_dir: Optional[Path] = None) -> List[str]:
+        args = ['--work-dir', str(work_dir or self.work_dir)]
         if self.img_size:
             args += ['--img-size', str(self.img_size)]
         return args
@@ -82,14 +98,18 @@ def train(run: AblationRun, extra_args: List[str]) -> bool:
 
 
 def evaluate(run: AblationRun, name: str, data_root: Optional[str] = None,
-             operating_threshold: Optional[float] = None) -> Optional[dict]:
+             operating_threshold: Optional[float] = None,
+             ann_file: Optional[str] = None) -> Optional[dict]:
     """Test the final checkpoint on the internal split or an external ``data_root``."""
     out = run.work_dir / f'test_{name}.json'
-    args = [run.trained_config, str(run.final_checkpoint()), *run.common_args(), '--out', str(out)]
+    args = [run.trained_config, str(run.final_checkpoint()),
+            *run.common_args(run.work_dir / EVAL_SUBDIR), '--out', str(out)]
     if data_root:
         args += ['--data-root', data_root]
     if operating_threshold is not None:
         args += ['--operating-threshold', repr(operating_threshold)]
+    if ann_file:
+        args += ['--cfg-options', f'test_dataloader.dataset.ann_file={ann_file}']
     rc = _tool('test.py', args, run.work_dir / 'ablation_test.log')
     if rc != 0 or not out.is_file():
         return None
@@ -102,11 +122,55 @@ def collect(run: AblationRun, results_dir: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for log in sorted(run.work_dir.glob('2*/2*.log')):
         shutil.copy(log, dest / f'train_{log.name}')
+    for log in sorted(run.work_dir.glob(f'{EVAL_SUBDIR}/2*/2*.log')):
+        shutil.copy(log, dest / f'test_{log.name}')
     for scalars in sorted(run.work_dir.glob('2*/vis_data/scalars.json')):
         shutil.copy(scalars, dest / f'scalars_{scalars.parent.parent.name}.json')
     (dest / 'metrics.json').write_text(json.dumps(
         dict(config=run.config, img_size=run.img_size, seed=run.seed, status=run.status,
-             metrics=run.metrics), indent=2))
+             threshold_split=run.threshold_split, metrics=run.metrics), indent=2))
+
+
+def evaluate_validation(run: AblationRun) -> Optional[dict]:
+    """Score the final checkpoint on ``meta/val.json`` of the root the run validated on.
+
+    Recorded as ``val``; its 90 %-sensitivity threshold is then the operating threshold.
+    Returns None (and sets the run's status) when that split is missing or the test fails.
+    """
+    root = run.val_data_root()
+    if not (REPO / root / VAL_ANN_FILE).is_file():
+        run.status = (f'failed: no {VAL_ANN_FILE} in {root} '
+                      '(convert it with prepare_tbcxr.py --val-ratio)')
+        return None
+    val = evaluate(run, 'val', data_root=root, ann_file=VAL_ANN_FILE)
+    if val is None:
+        run.status = 'failed: val test (see ablation_test.log)'
+    return val
+
+
+def evaluate_run(run: AblationRun, externals: Dict[str, str]) -> None:
+    """Test a trained run: choose the threshold, then score internal and external sets."""
+    threshold = None
+    if run.threshold_split == 'val':
+        val = evaluate_validation(run)
+        if val is None:
+            return
+        run.metrics['val'] = val
+        threshold = val.get('screening/thr_sens90')
+    internal = evaluate(run, 'internal', operating_threshold=threshold)
+    if internal is None:
+        run.status = 'failed: internal test (see ablation_test.log)'
+        return
+    run.metrics['internal'] = internal
+    run.status = 'ok'
+    if run.threshold_split == 'test':
+        threshold = internal.get('screening/thr_sens90')
+    for name, root in externals.items():
+        ext = evaluate(run, name, root, operating_threshold=threshold)
+        if ext is None:
+            run.status = f'failed: external test {name}'
+        else:
+            run.metrics[name] = ext
 
 
 def run_grid(runs: List[AblationRun], results_dir: Path, externals: Dict[str, str],
@@ -114,22 +178,13 @@ def run_grid(runs: List[AblationRun], results_dir: Path, externals: Dict[str, st
     """Train and evaluate every run in order; failures are recorded, never fatal."""
     for run in runs:
         print(f'== {run.name}', flush=True)
+        if run.threshold_split not in THRESHOLD_SPLITS:
+            raise ValueError(f'threshold_split must be one of {THRESHOLD_SPLITS}, '
+                             f'got {run.threshold_split!r}')
         if not train(run, train_args):
             run.status = 'failed: training (see ablation_train.log)'
         else:
-            internal = evaluate(run, 'internal')
-            if internal is None:
-                run.status = 'failed: internal test (see ablation_test.log)'
-            else:
-                run.metrics['internal'] = internal
-                run.status = 'ok'
-                threshold = internal.get('screening/thr_sens90')
-                for name, root in externals.items():
-                    ext = evaluate(run, name, root, operating_threshold=threshold)
-                    if ext is None:
-                        run.status = f'failed: external test {name}'
-                    else:
-                        run.metrics[name] = ext
+            evaluate_run(run, externals)
         print(f'   {run.status}', flush=True)
         collect(run, results_dir)
     return runs

@@ -1,7 +1,9 @@
 """The ablation table in the shape of the paper's Table 2, plus screening columns.
 
 Built only from the ``metrics.json`` files in a results folder, so the committed table can be
-regenerated from committed files at any time.
+regenerated from committed files at any time. The 'Threshold from' column says which split
+chose the operating threshold that the '@thr' columns are scored at: the internal test split
+(older results, which do not record it) or the training data's validation split.
 """
 import csv
 import io
@@ -28,6 +30,19 @@ def _auc(m: dict) -> str:
             f"{m['screening/auc_ci_high']:.3f})")
 
 
+def _at_threshold(m: dict) -> str:
+    return (f"{m['screening/op/sensitivity']:.1f} / "
+            f"{m['screening/op/specificity']:.1f} @ {m['screening/op/threshold']:.3f}")
+
+
+def _threshold_source(record: dict) -> str:
+    """Which split chose the operating threshold, and the threshold when it was the val one."""
+    if record.get('threshold_split', 'test') != 'val':
+        return 'internal test'
+    threshold = record['metrics'].get('val', {}).get('screening/thr_sens90')
+    return 'val' if threshold is None else f'val ({threshold:.3f})'
+
+
 def table_rows(results_dir: Path) -> List[dict]:
     rows = []
     for path in sorted(Path(results_dir).glob('*/metrics.json')):
@@ -42,14 +57,19 @@ def table_rows(results_dir: Path) -> List[dict]:
         row['AUC (95% CI)'] = _auc(internal)
         row['Spec@Sens90'] = (f"{internal['screening/spec_at_sens90']:.1f}"
                               if 'screening/spec_at_sens90' in internal else '')
+        row['Threshold from'] = _threshold_source(record)
+        if 'screening/op/sensitivity' in internal:  # threshold chosen on val, not on this split
+            row['Sens/Spec @thr'] = _at_threshold(internal)
+            row['WHO'] = 'yes' if internal['screening/op/who_target_met'] else 'no'
+        # every result but these is an external test set
+        not_external = {'internal', 'val'} if record.get('threshold_split') == 'val' else {
+            'internal'}
         for name, ext in record['metrics'].items():
-            if name == 'internal':
+            if name in not_external:
                 continue
             row[f'{name} AUC (95% CI)'] = _auc(ext)
             if 'screening/op/sensitivity' in ext:
-                row[f'{name} Sens/Spec @thr'] = (
-                    f"{ext['screening/op/sensitivity']:.1f} / "
-                    f"{ext['screening/op/specificity']:.1f} @ {ext['screening/op/threshold']:.3f}")
+                row[f'{name} Sens/Spec @thr'] = _at_threshold(ext)
                 row[f'{name} WHO'] = 'yes' if ext['screening/op/who_target_met'] else 'no'
         row['Status'] = record['status']
         rows.append(row)

@@ -1,4 +1,4 @@
-"""Merge chest X-ray TB datasets into de-duplicated, stratified train/test annotation files.
+"""Merge chest X-ray TB datasets into de-duplicated, stratified train/(val/)test annotations.
 
 Example::
 
@@ -10,10 +10,20 @@ Example::
     python tools/dataset_converters/prepare_tbcxr.py \\
         --input pakistan:../shared/data/pakistan256 --out data/pakistan --all-test
 
-Writes ``OUT/meta/train.json`` and ``OUT/meta/test.json`` (OpenMMLab 2.0 format, image paths
-relative to OUT, so a config uses ``data_root=OUT``), ``OUT/summary.json`` (counts per split x
-class x source, inputs, seed, ratio, duplicates) and ``OUT/duplicates.csv``. The logic lives in
-``mmtb.datasets.sources`` / ``dedup`` / ``split``; this file only wires them to the command line.
+    # 70/10/20 with a validation split, so thresholds are never chosen on the test split
+    python tools/dataset_converters/prepare_tbcxr.py \\
+        --input tbdb:../shared/data/tbdb256 --out data/tbdb_val --val-ratio 0.1
+
+    # leave one source out: all of Pakistan is test, the rest train (+ 10 % of it val)
+    python tools/dataset_converters/prepare_tbcxr.py --input tbdb:../shared/data/tbdb256 \\
+        --input pakistan:../shared/data/pakistan256 --out data/loso_pakistan \\
+        --hold-out-source pakistan --val-ratio 0.1
+
+Writes ``OUT/meta/train.json``, ``OUT/meta/test.json`` and, with ``--val-ratio``,
+``OUT/meta/val.json`` (OpenMMLab 2.0 format, image paths relative to OUT, so a config uses
+``data_root=OUT``), ``OUT/summary.json`` (counts per split x class x source, inputs, seed,
+ratios, duplicates) and ``OUT/duplicates.csv``. The logic lives in ``mmtb.datasets.sources`` /
+``dedup`` / ``split``; this file only wires them to the command line.
 """
 import argparse
 import sys
@@ -34,6 +44,8 @@ from mmtb.datasets.sources import (
 from mmtb.datasets.split import (
     build_annotation,
     count_records,
+    deduplicate_for_hold_out,
+    hold_out_split,
     stratified_split,
     to_csv,
     to_json,
@@ -49,7 +61,18 @@ def parse_args(argv=None) -> argparse.Namespace:
         help=f'a dataset folder and its layout; repeatable. KIND: {", ".join(source_kinds())}')
     parser.add_argument('--out', default='data/tbcxr', help='output folder (default: %(default)s)')
     parser.add_argument('--test-ratio', type=float, default=0.2,
-                        help='fraction of images in the test split (default: %(default)s)')
+                        help='fraction of images in the test split; ignored with '
+                             '--hold-out-source (default: %(default)s)')
+    parser.add_argument('--val-ratio', type=float, default=0.0,
+                        help='fraction of images cut from the training part into '
+                             'meta/val.json, stratified and seeded like the test split (0.2 + '
+                             '0.1 -> 70/10/20); with --hold-out-source a fraction of the other '
+                             'sources; 0 writes no val.json (default: %(default)s)')
+    parser.add_argument('--hold-out-source', metavar='NAME',
+                        help='leave one source out: every image of source NAME (an input KIND, '
+                             'e.g. pakistan) goes to meta/test.json, after de-duplication '
+                             'against all sources so none of its twins stays in training; the '
+                             'other sources become train (and val)')
     parser.add_argument('--seed', type=int, default=0, help='split seed (default: %(default)s)')
     parser.add_argument(
         '--near-threshold', type=int, default=DEFAULT_NEAR_THRESHOLD,
@@ -60,18 +83,36 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _check_options(test_ratio, val_ratio, all_test, hold_out_source) -> None:
+    """Option combinations that cannot work, refused before any image is read."""
+    if all_test and (val_ratio or hold_out_source):
+        raise DataSourceError('--all-test writes only a test set: it cannot be combined with '
+                              '--val-ratio or --hold-out-source')
+    if not 0.0 <= val_ratio < 1.0:
+        raise DataSourceError(f'--val-ratio must be between 0 (no val.json) and 1, '
+                              f'got {val_ratio}')
+    if all_test or hold_out_source:
+        return
+    if not 0.0 < test_ratio < 1.0:
+        raise DataSourceError(f'--test-ratio must be between 0 and 1, got {test_ratio}')
+    if test_ratio + val_ratio >= 1.0:
+        raise DataSourceError(f'--test-ratio {test_ratio} + --val-ratio {val_ratio} leave no '
+                              'training images')
+
+
 def convert(inputs, out_dir, test_ratio=0.2, seed=0, near_threshold=DEFAULT_NEAR_THRESHOLD,
-            all_test=False, progress=True) -> dict:
+            all_test=False, progress=True, val_ratio=0.0, hold_out_source=None) -> dict:
     """Read, de-duplicate, split and write; returns the summary that was written.
 
     Every input is read and checked before anything is created on disk, so a user error
-    (raised as ``DataSourceError``) leaves the output folder untouched.
+    (raised as ``DataSourceError``) leaves the output folder untouched. ``hold_out_source``
+    (leave-one-source-out) replaces the random test split, so ``test_ratio`` is then unused.
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise DataSourceError(f'output path exists and is not a folder: {out_dir}')
-    if not all_test and not 0.0 < test_ratio < 1.0:
-        raise DataSourceError(f'--test-ratio must be between 0 and 1, got {test_ratio}')
+    hold_out_source = hold_out_source.strip().lower() if hold_out_source else None
+    _check_options(test_ratio, val_ratio, all_test, hold_out_source)
     specs = [parse_input_spec(spec) for spec in inputs]
     records, input_summary = [], []
     for kind, path in specs:
@@ -80,16 +121,34 @@ def convert(inputs, out_dir, test_ratio=0.2, seed=0, near_threshold=DEFAULT_NEAR
         input_summary.append({'kind': kind, 'path': str(Path(path).expanduser().resolve()),
                               'images': len(found)})
 
-    dedup = deduplicate(records, near_threshold=near_threshold, progress=progress)
+    sources = sorted({record['source'] for record in records})
+    if hold_out_source:
+        # Fail before the slow hashing; hold_out_split repeats the check after de-duplication.
+        hold_out_split(records, hold_out_source)
+        dedup = deduplicate_for_hold_out(records, hold_out_source, near_threshold, progress)
+    else:
+        dedup = deduplicate(records, near_threshold=near_threshold, progress=progress)
     if all_test:
         splits, stratified_by = {'test': dedup.kept}, None
     else:
-        halves = stratified_split(dedup.kept, test_ratio=test_ratio, seed=seed)
-        splits, stratified_by = {'train': halves.train, 'test': halves.test}, halves.stratified_by
+        if hold_out_source:
+            parts = hold_out_split(dedup.kept, hold_out_source, val_ratio=val_ratio, seed=seed)
+        else:
+            parts = stratified_split(dedup.kept, test_ratio=test_ratio, seed=seed,
+                                     val_ratio=val_ratio)
+        splits = {'train': parts.train, **({'val': parts.val} if val_ratio else {}),
+                  'test': parts.test}
+        stratified_by = parts.stratified_by
 
-    sources = sorted({record['source'] for record in records})
+    # The new keys only appear when used, so a default run writes the same summary as before.
+    options = {}
+    if val_ratio:
+        options['val_ratio'] = val_ratio
+    if hold_out_source:
+        options['hold_out_source'] = hold_out_source
     summary = {
-        'classes': list(CLASSES), 'inputs': input_summary, 'seed': seed, 'test_ratio': test_ratio,
+        'classes': list(CLASSES), 'inputs': input_summary, 'seed': seed,
+        'test_ratio': None if hold_out_source else test_ratio, **options,
         'all_test': all_test, 'near_threshold': near_threshold, 'stratified_by': stratified_by,
         'counts': {name: count_records(split, sources) for name, split in splits.items()},
         'totals': {'read': len(records), 'dropped': len(dedup.report), 'kept': len(dedup.kept),
@@ -111,6 +170,8 @@ def format_summary(summary: dict, out_dir, seconds: float) -> str:
     lines = [f"read {totals['read']} images ({read})",
              f"dropped {totals['dropped']} duplicates: "
              + ', '.join(f'{reason} {count}' for reason, count in duplicates.items())]
+    if summary.get('hold_out_source'):
+        lines.append(f"held out: source {summary['hold_out_source']} is the test split")
     for split, by_class in summary['counts'].items():
         per_class = ', '.join(f'{name} {sum(by_source.values())}'
                               for name, by_source in by_class.items())
@@ -125,7 +186,8 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     try:
         summary = convert(args.input, args.out, test_ratio=args.test_ratio, seed=args.seed,
-                          near_threshold=args.near_threshold, all_test=args.all_test)
+                          near_threshold=args.near_threshold, all_test=args.all_test,
+                          val_ratio=args.val_ratio, hold_out_source=args.hold_out_source)
     except (DataSourceError, OSError) as error:  # user errors: one line, no traceback
         print(f'prepare_tbcxr: error: {error}', file=sys.stderr)
         return 2
