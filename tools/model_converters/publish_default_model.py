@@ -76,7 +76,16 @@ def render_card(name, cfg, source, internal, externals, threshold, sha256) -> st
     lines = [
         f'# Model card: {name}', '',
         '**Intended use:** research and triage support — flagging chest X-rays for a clinician '
-        'to review. **Not a diagnosis**, not a medical device, not validated prospectively.', '',
+        'to review. **Not a diagnosis**, not a medical device, not validated prospectively.', '']
+    for set_name, m in externals.items():
+        if not m.get('screening/op/who_target_met'):
+            lines += [
+                f'> **Warning:** on X-rays from a hospital it never saw ({set_name}) this model '
+                f"falls far short of the WHO triage target: ROC AUC {m['screening/auc']:.2f}, "
+                f"sensitivity {_pct(m, 'op/sensitivity')} % with specificity "
+                f"{_pct(m, 'op/specificity')} % at its operating threshold. Do not use it to "
+                'rule TB out; calibrate and validate locally first.', '']
+    lines += [
         '## Model',
         f'- Architecture: `{cfg.model.backbone.type}` backbone '
         f'({cfg.model.backbone.get("arch", cfg.model.backbone.get("model_name", ""))}) → '
@@ -101,9 +110,12 @@ def render_card(name, cfg, source, internal, externals, threshold, sha256) -> st
         '| WHO target (sens ≥ 90 %, spec ≥ 70 %) |',
         '|---|---|---|---|---|---|']
     for title, m in rows:
-        op = (f"{_pct(m, 'op/sensitivity')} / {_pct(m, 'op/specificity')}"
-              if 'screening/op/sensitivity' in m else '')
-        who = ('met' if m.get('screening/op/who_target_met') else '**not met**') if op else ''
+        if 'screening/op/sensitivity' in m:
+            op = f"{_pct(m, 'op/sensitivity')} / {_pct(m, 'op/specificity')}"
+            who = 'met' if m['screening/op/who_target_met'] else '**not met**'
+        else:  # the set the threshold was chosen on
+            op = f"≥ 90 / {_pct(m, 'spec_at_sens90')} (chosen here)"
+            who = ''
         lines.append(
             f"| {title} | {m['screening/num_samples']} ({m['screening/num_tb']}) | "
             f"{m['screening/auc']:.3f} ({m['screening/auc_ci_low']:.3f}–"
@@ -134,11 +146,17 @@ def main(argv=None):
     parser.add_argument('--img-size', type=int)
     parser.add_argument('--external', action='append', default=[], metavar='NAME=DATA_ROOT')
     parser.add_argument('--out', default='checkpoints/default')
+    parser.add_argument('--card-only', action='store_true',
+                        help='only re-render model_card.md from the files already in --out')
     args = parser.parse_args(argv)
     out = (REPO / args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    if args.card_only:
+        ckpt_meta = torch.load(args.checkpoint, map_location='cpu').get('meta', {})
+        write_card(out, args.config, dict(epoch=ckpt_meta.get('epoch'), source=args.checkpoint))
+        return
     source = write_weights(Path(args.checkpoint), out)
-    cfg = write_config(Path(args.config), out)
+    write_config(Path(args.config), out)
     internal = evaluate(out, 'internal', args.img_size)
     threshold = float(internal['screening/thr_sens90'])
     (out / 'operating_point.json').write_text(json.dumps(dict(
@@ -147,15 +165,23 @@ def main(argv=None):
         specificity=internal['screening/spec_at_sens90'] / 100,
         n_tb=internal['screening/num_tb'],
         n_normal=internal['screening/num_samples'] - internal['screening/num_tb']), indent=2))
-    externals = {}
     for spec in args.external:
         name, root = spec.split('=', 1)
-        externals[name] = evaluate(out, name, args.img_size, root, threshold)
+        evaluate(out, name, args.img_size, root, threshold)
+    write_card(out, args.config, source)
+
+
+def write_card(out: Path, config: str, source: dict) -> None:
+    """Render model_card.md from the evaluation JSONs in ``out`` (and nothing else)."""
+    cfg = Config.fromfile(str(out / 'config.py'))
+    internal = json.loads((out / 'eval_internal.json').read_text())['metrics']
+    externals = {p.stem[len('eval_'):]: json.loads(p.read_text())['metrics']
+                 for p in sorted(out.glob('eval_*.json')) if p.stem != 'eval_internal'}
+    threshold = json.loads((out / 'operating_point.json').read_text())['threshold']
     sha256 = hashlib.sha256((out / 'model.pth').read_bytes()).hexdigest()
-    name = Path(args.config).stem
     (out / 'model_card.md').write_text(
-        render_card(name, cfg, source, internal, externals, threshold, sha256))
-    print(f'published {out}: threshold {threshold:.4f}; see {out / "model_card.md"}')
+        render_card(Path(config).stem, cfg, source, internal, externals, threshold, sha256))
+    print(f'wrote {out / "model_card.md"} (threshold {threshold:.4f})')
 
 
 if __name__ == '__main__':

@@ -1,0 +1,194 @@
+auto_scale_lr = dict(base_batch_size=32)
+classes = (
+    'normal',
+    'tuberculosis',
+)
+custom_hooks = [
+    dict(type='ChannelsLastHook'),
+]
+custom_imports = dict(
+    allow_failed_imports=False, imports=[
+        'mmtb',
+    ])
+data_preprocessor = dict(
+    mean=[
+        123.675,
+        116.28,
+        103.53,
+    ],
+    num_classes=2,
+    std=[
+        58.395,
+        57.12,
+        57.375,
+    ],
+    to_rgb=False)
+data_root = 'data/tbcxr'
+dataset_type = 'BaseDataset'
+default_hooks = dict(
+    checkpoint=dict(interval=1, max_keep_ckpts=2, type='CheckpointHook'),
+    logger=dict(interval=10, type='LoggerHook'),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    timer=dict(type='IterTimerHook'),
+    visualization=dict(enable=False, type='VisualizationHook'))
+default_scope = 'mmpretrain'
+env_cfg = dict(
+    cudnn_benchmark=False,
+    dist_cfg=dict(backend='nccl'),
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0))
+launcher = 'none'
+load_from = None
+load_xray = dict(size=512, type='LoadGreyXray')
+log_level = 'INFO'
+model = dict(
+    backbone=dict(arch='b0', out_indices=(
+        3,
+        4,
+        6,
+    ), type='EfficientNet'),
+    head=dict(
+        in_channels=128,
+        loss=dict(loss_weight=1.0, type='CrossEntropyLoss'),
+        num_classes=2,
+        topk=(1, ),
+        type='LinearClsHead'),
+    neck=dict(in_channels=[
+        40,
+        112,
+        1280,
+    ], out_channels=128, type='FPNNeck'),
+    type='ImageClassifier')
+optim_wrapper = dict(optimizer=dict(lr=0.001, type='AdamW', weight_decay=0.05))
+pack_inputs = dict(type='PackInputs')
+param_scheduler = [
+    dict(
+        T_max=10,
+        begin=0,
+        by_epoch=True,
+        convert_to_iter_based=True,
+        end=10,
+        type='CosineAnnealingLR'),
+]
+rand_augment = dict(
+    hparams=dict(pad_val=128),
+    magnitude_level=9,
+    magnitude_std=0.5,
+    num_policies=2,
+    policies='timm_increasing',
+    total_level=10,
+    type='RandAugment')
+random_erasing = dict(
+    aspect_range=(
+        0.3,
+        3.3,
+    ),
+    erase_prob=0.5,
+    fill_color=(
+        128,
+        128,
+        128,
+    ),
+    max_area_ratio=0.4,
+    min_area_ratio=0.02,
+    mode='const',
+    type='RandomErasing')
+random_flip = dict(direction='horizontal', prob=0.5, type='RandomFlip')
+randomness = dict(deterministic=False, seed=0)
+resume = False
+test_cfg = dict()
+test_dataloader = dict(
+    batch_size=32,
+    dataset=dict(
+        ann_file='meta/test.json',
+        data_root='data/tbcxr',
+        metainfo=dict(classes=(
+            'normal',
+            'tuberculosis',
+        )),
+        pipeline=[
+            dict(size=224, type='LoadGreyXray'),
+            dict(type='PackInputs'),
+        ],
+        type='BaseDataset'),
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(shuffle=False, type='DefaultSampler'))
+test_evaluator = dict(type='ScreeningMetric')
+test_pipeline = [
+    dict(size=512, type='LoadGreyXray'),
+    dict(type='PackInputs'),
+]
+train_cfg = dict(by_epoch=True, max_epochs=10, val_interval=1)
+train_dataloader = dict(
+    batch_size=32,
+    dataset=dict(
+        ann_file='meta/train.json',
+        data_root='data/tbcxr',
+        metainfo=dict(classes=(
+            'normal',
+            'tuberculosis',
+        )),
+        pipeline=[
+            dict(size=224, type='LoadGreyXray'),
+            dict(
+                hparams=dict(pad_val=128),
+                magnitude_level=9,
+                magnitude_std=0.5,
+                num_policies=2,
+                policies='timm_increasing',
+                total_level=10,
+                type='RandAugment'),
+            dict(direction='horizontal', prob=0.5, type='RandomFlip'),
+            dict(
+                aspect_range=(
+                    0.3,
+                    3.3,
+                ),
+                erase_prob=0.5,
+                fill_color=(
+                    128,
+                    128,
+                    128,
+                ),
+                max_area_ratio=0.4,
+                min_area_ratio=0.02,
+                mode='const',
+                type='RandomErasing'),
+            dict(type='PackInputs'),
+        ],
+        type='BaseDataset'),
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(shuffle=True, type='DefaultSampler'))
+train_pipeline = [
+    dict(size=512, type='LoadGreyXray'),
+    dict(type='PackInputs'),
+]
+val_cfg = dict()
+val_dataloader = dict(
+    batch_size=32,
+    dataset=dict(
+        ann_file='meta/test.json',
+        data_root='data/tbcxr',
+        metainfo=dict(classes=(
+            'normal',
+            'tuberculosis',
+        )),
+        pipeline=[
+            dict(size=224, type='LoadGreyXray'),
+            dict(type='PackInputs'),
+        ],
+        type='BaseDataset'),
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(shuffle=False, type='DefaultSampler'))
+val_evaluator = dict(type='ScreeningMetric')
+vis_backends = [
+    dict(type='LocalVisBackend'),
+]
+visualizer = dict(
+    type='UniversalVisualizer', vis_backends=[
+        dict(type='LocalVisBackend'),
+    ])
+work_dir = None
