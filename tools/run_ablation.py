@@ -17,12 +17,15 @@ from pathlib import Path
 from mmtb.experiments import AblationRun, results_table, run_grid
 from mmtb.experiments.ablation import THRESHOLD_SPLITS
 
-GRIDS = {
-    'paper': [f'configs/{family}/{model}_{aug}_1xb32-adamw-10e_tbcxr-512px.py'
+PAPER_GRID = [f'configs/{family}/{model}_{aug}_1xb32-adamw-10e_tbcxr-512px.py'
               for family, model in (('resnet', 'resnet50-fpn'),
                                     ('efficientnet', 'efficientnet-b0-fpn'))
-              for aug in ('noaug', 're', 're-ra', 're-ra-rf')],
-}
+              for aug in ('noaug', 're', 're-ra', 're-ra-rf')]
+# beyond the paper: ImageNet-pretrained starts (weights: tools/model_converters/)
+PRETRAINED_GRID = [f'configs/efficientnet/efficientnet-lite0-in1k-pre-fpn_{aug}_1xb32-adamw-10e_'
+                   'tbcxr-512px.py' for aug in ('noaug', 're-ra-rf')]
+GRIDS = {'paper': PAPER_GRID, 'pretrained': PRETRAINED_GRID,
+         'table2': PAPER_GRID + PRETRAINED_GRID}
 
 
 def parse_args(argv=None):

@@ -104,7 +104,7 @@ def time_training_steps(cfg, pipeline: list, *, channels_last: bool, bf16: bool,
         log = model.train_step(batch, optim_wrapper)
         now = time.perf_counter()
         times.append(now - start)
-        losses.append(float(log['loss']))
+        losses.append(float(log['loss'].detach()))
         start = now
     timed = times[warmup:] or times
     step_s = statistics.median(timed)
