@@ -12,7 +12,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test a TB classifier checkpoint.')
     parser.add_argument('config', help='config file the checkpoint was trained with')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='where the test log goes')
+    parser.add_argument('--work-dir', help='where the test log goes '
+                        '(default: work_dirs/<config name>/test)')
     parser.add_argument('--img-size', type=int, help='input size the model was trained at')
     parser.add_argument('--data-root', help='test on this converted dataset instead '
                         '(e.g. data/pakistan256, an external set)')
@@ -30,6 +31,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.img_size, args.work_dir)
+    if not args.work_dir:  # never overwrite the trained config that mmengine saved there
+        cfg.work_dir = osp.join(cfg.work_dir, 'test')
     set_launcher(cfg, args.launcher)
     cfg.load_from, cfg.resume = args.checkpoint, False
     if args.data_root:

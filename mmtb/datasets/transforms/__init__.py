@@ -1,5 +1,5 @@
 from .cue_removal import CropLungField, IntensityStandardize, MaskBurntInBlocks
-from .loading import LoadGreyXray, grey_to_model_input
+from .loading import LoadGreyXray
 from .robust_aug import (
     PasteSyntheticBlocks,
     RandomBlur,
@@ -12,5 +12,5 @@ from .robust_aug import (
 __all__ = [
     'CropLungField', 'IntensityStandardize', 'LoadGreyXray', 'MaskBurntInBlocks',
     'PasteSyntheticBlocks', 'RandomBlur', 'RandomContrastBrightness', 'RandomGamma',
-    'RandomJPEG', 'RandomNoise', 'grey_to_model_input'
+    'RandomJPEG', 'RandomNoise'
 ]

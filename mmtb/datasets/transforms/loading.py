@@ -23,11 +23,6 @@ def to_three_channels(grey: np.ndarray) -> np.ndarray:
     return np.repeat(grey[:, :, None], 3, axis=2)
 
 
-def grey_to_model_input(grey: np.ndarray, size: int) -> np.ndarray:
-    """Resize a uint8 grey radiograph to ``size`` x ``size`` and replicate it to 3 channels."""
-    return to_three_channels(resize_grey(grey, size))
-
-
 @TRANSFORMS.register_module()
 class LoadGreyXray(BaseTransform):
     """Decode ``results['img_path']`` (PNG/JPEG/16-bit/DICOM) to a grey, resized 3-channel image.
