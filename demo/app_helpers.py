@@ -177,5 +177,10 @@ def _same_file_key(path) -> str | None:
 
 
 def format_probability(prob: float) -> str:
-    """TB probability as a percentage with one decimal (what the clinician reads)."""
-    return f'{100.0 * float(prob):.1f} %'
+    """A probability as a percentage with one decimal (what the clinician reads); values that
+    would round to 0 or 100 % keep two more decimals, so a threshold of 0.9999 never reads as
+    '100.0 %' (which would mean nothing can be called TB)."""
+    percent = 100.0 * float(prob)
+    if 0 < percent < 0.05 or 99.95 < percent < 100:
+        return f'{percent:.3f} %'
+    return f'{percent:.1f} %'

@@ -150,6 +150,8 @@ def test_upload_decoding_and_small_helpers():
     assert image_key(decoded.grey) == image_key(decoded.grey.copy())
     assert image_key(decoded.grey) != image_key(decoded.grey.T.copy())
     assert format_probability(0.1234) == '12.3 %'
+    assert format_probability(0.99993) == '99.993 %'
+    assert format_probability(1.0) == '100.0 %'
 
 
 # ------------------------------------------------------------------------------ the app
