@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from conftest import REPO, synthetic_xray
 from mmcv.transforms import Compose
-from mmengine.config import Config
 from mmpretrain.registry import TRANSFORMS
 
 import mmtb  # noqa: F401  (registers the transforms)
@@ -16,6 +15,7 @@ from mmtb.datasets.transforms import (
     LoadGreyXray,
     MaskBurntInBlocks,
 )
+from mmtb.utils.config import load_config
 
 ROBUST_CONFIG = (REPO / 'configs' / 'efficientnet'
                  / 'efficientnet-b0-fpn_re-ra-rf-robust_1xb32-adamw-10e_tbcxr-512px.py')
@@ -270,24 +270,59 @@ def test_gamma_range_is_respected():
         TRANSFORMS.build(dict(type='RandomGamma', gamma_range=(1.5, 0.7)))
 
 
-# ----------------------------------------------------------------------------- example config
-def test_robust_config_pipelines_run_on_an_image_file(png_file):
-    cfg = Config.fromfile(str(ROBUST_CONFIG))
-    train_steps = [s['type'] for s in cfg.train_dataloader.dataset.pipeline]
-    assert train_steps == [
-        'LoadGreyXray', 'MaskBurntInBlocks', 'CropLungField', 'IntensityStandardize',
-        'PasteSyntheticBlocks', 'RandomGamma', 'RandomBlur', 'RandomNoise', 'RandomJPEG',
-        'RandAugment', 'RandomFlip', 'RandomErasing', 'PackInputs']
-    cue_removal = ['LoadGreyXray', 'MaskBurntInBlocks', 'CropLungField',
-                   'IntensityStandardize', 'PackInputs']
+# ----------------------------------------------------------------------------- configs
+SHIFT_AUGMENT = ['RandomResizedCrop', 'RandomContrastBrightness', 'RandomGamma', 'RandomBlur',
+                 'RandomNoise', 'RandomJPEG']
+PAPER_AUGMENT = ['RandAugment', 'RandomFlip', 'RandomErasing']
+STUDY = REPO / 'configs' / 'robust'
+STUDY_NAME = 'efficientnet-lite0-in1k-pre-fpn_re-ra-rf{}_1xb32-adamw-5e_tbcxr-512px.py'
+# each config of the shortcut study: (steps in every pipeline, training-only steps)
+STUDY_STEPS = {
+    '': ([], []),
+    '-clahe': (['IntensityStandardize'], []),
+    '-mask': (['MaskBurntInBlocks'], []),
+    '-lungcrop': (['CropLungField'], []),
+    '-shift': ([], SHIFT_AUGMENT),
+    '-paste': ([], ['PasteSyntheticBlocks']),
+    '-robust': (['MaskBurntInBlocks', 'CropLungField', 'IntensityStandardize'],
+                ['PasteSyntheticBlocks', *SHIFT_AUGMENT]),
+}
+
+
+def steps_of(cfg, key):
+    return [s['type'] for s in cfg[key].dataset.pipeline]
+
+
+@pytest.mark.parametrize('suffix', list(STUDY_STEPS))
+def test_each_study_config_adds_only_its_steps(suffix):
+    """The study measures one step at a time: same model, schedule and paper augmentation."""
+    cfg = load_config(str(STUDY / STUDY_NAME.format(suffix)), img_size=224)
+    everywhere, train_only = STUDY_STEPS[suffix]
+    assert steps_of(cfg, 'train_dataloader') == [
+        'LoadGreyXray', *everywhere, *train_only, *PAPER_AUGMENT, 'PackInputs']
     for key in ('val_dataloader', 'test_dataloader'):
-        assert [s['type'] for s in cfg[key].dataset.pipeline] == cue_removal
+        assert steps_of(cfg, key) == ['LoadGreyXray', *everywhere, 'PackInputs']
+    assert cfg.train_cfg.max_epochs == 5
+    assert cfg.model.backbone.model_name == 'tf_efficientnet_lite0'
+    # --img-size reaches the crop that resizes back, not only the loader
+    for step in cfg.train_dataloader.dataset.pipeline:
+        if step['type'] == 'RandomResizedCrop':
+            assert step['scale'] == 224
+
+
+@pytest.mark.parametrize('config', [ROBUST_CONFIG, STUDY / STUDY_NAME.format('-robust')])
+def test_robust_config_pipelines_run_on_an_image_file(config, png_file):
+    cfg = load_config(str(config), img_size=64)
+    assert steps_of(cfg, 'test_dataloader') == [
+        'LoadGreyXray', 'MaskBurntInBlocks', 'CropLungField', 'IntensityStandardize',
+        'PackInputs']
     assert cfg.test_dataloader.dataset.ann_file == 'meta/test.json'
     np.random.seed(0)
     for key in ('train_dataloader', 'test_dataloader'):
         steps = [dict(step) for step in cfg[key].dataset.pipeline]
-        steps[0].update(size=64, cache=False)
+        steps[0].update(cache=False)
         pipeline = Compose([TRANSFORMS.build(step) for step in steps])
-        packed = pipeline(dict(img_path=str(png_file), gt_label=1))
-        assert tuple(packed['inputs'].shape) == (3, 64, 64)
-        assert int(packed['data_samples'].gt_label) == 1
+        for _ in range(3):  # random augmentations vary; the output shape must not
+            packed = pipeline(dict(img_path=str(png_file), gt_label=1))
+            assert tuple(packed['inputs'].shape) == (3, 64, 64)
+            assert int(packed['data_samples'].gt_label) == 1

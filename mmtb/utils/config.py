@@ -1,4 +1,5 @@
 """Loading a config the way every mmtb tool does (options, input size, work dir, backend)."""
+import atexit
 import os.path as osp
 from typing import Optional
 
@@ -18,14 +19,21 @@ def _pipelines(cfg: Config):
             yield loader.dataset.pipeline
 
 
+# steps whose output size must follow the input size (a crop resized back to it)
+RESIZING_STEPS = ('RandomResizedCrop',)
+
+
 def set_input_size(cfg: Config, size: int) -> None:
-    """Set the model input size in every pipeline (the ``size`` of each ``LoadGreyXray``)."""
+    """Set the model input size in every pipeline: the ``size`` of each ``LoadGreyXray`` and
+    the output ``scale`` of the steps that crop and resize back (``RESIZING_STEPS``)."""
     found = False
     for pipeline in _pipelines(cfg):
         for step in pipeline:
             if step.get('type') == 'LoadGreyXray':
                 step['size'] = int(size)
                 found = True
+            elif step.get('type') in RESIZING_STEPS:
+                step['scale'] = int(size)
     if not found:
         raise ValueError('the config has no LoadGreyXray step whose size could be set')
 
@@ -62,12 +70,20 @@ def load_config(path: str, cfg_options: Optional[dict] = None, img_size: Optiona
     return cfg
 
 
+def _destroy_process_group() -> None:
+    import torch.distributed as dist
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def set_launcher(cfg: Config, launcher: str) -> None:
     """Use ``launcher`` ('none' or 'pytorch', i.e. torchrun); on CPUs run it over gloo.
 
     mmengine's torchrun path assumes GPUs (it calls ``torch.cuda.set_device`` and gives DDP
     device ids), so on a CPU-only machine the gloo process group is opened here first and DDP
-    is told to keep the model on the CPU.
+    is told to keep the model on the CPU. The group is destroyed at exit, while the
+    interpreter is still alive: left to interpreter teardown, gloo's worker threads abort the
+    process ("terminate called without an active exception") after a successful run.
     """
     cfg.launcher = launcher
     if launcher == 'none' or torch.cuda.is_available():
@@ -76,5 +92,6 @@ def set_launcher(cfg: Config, launcher: str) -> None:
     cfg.env_cfg.dist_cfg.backend = 'gloo'
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')
+        atexit.register(_destroy_process_group)
     cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
                                  broadcast_buffers=False)

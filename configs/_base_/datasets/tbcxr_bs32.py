@@ -52,3 +52,21 @@ val_evaluator = dict(type='ScreeningMetric')
 
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator
+
+# Beyond the paper: blocks that remove the database's shortcuts (issue #7), combined by the
+# configs under configs/robust/. Deterministic cue removal runs in every pipeline (train, val
+# and test alike); shift-robust and counter-cue augmentation only in training.
+mask_burnt_in = dict(type='MaskBurntInBlocks', min_area=0.002, fill='median')
+crop_lung_field = dict(type='CropLungField', margin=0.05)
+standardize = dict(type='IntensityStandardize', method='clahe', clip_limit=2.0, tile_grid=8)
+paste_blocks = dict(type='PasteSyntheticBlocks', prob=0.5, max_blocks=3)
+shift_augment = [
+    # other hospitals: other field of view, exposure, sharpness, noise and compression
+    dict(type='RandomResizedCrop', scale=512, crop_ratio_range=(0.6, 1.0),
+         aspect_ratio_range=(0.8, 1.25)),
+    dict(type='RandomContrastBrightness', prob=0.5),
+    dict(type='RandomGamma', gamma_range=(0.7, 1.5), prob=0.5),
+    dict(type='RandomBlur', sigma_range=(0.3, 1.2), prob=0.3),
+    dict(type='RandomNoise', std_range=(2, 8), prob=0.3),
+    dict(type='RandomJPEG', quality_range=(30, 90), prob=0.3),
+]

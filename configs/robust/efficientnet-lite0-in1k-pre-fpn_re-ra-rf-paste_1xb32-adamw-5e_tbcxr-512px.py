@@ -1,0 +1,14 @@
+# Shortcut study (issue #7): the baseline beside this file plus counter-cue augmentation (white
+# blocks and text pasted onto both classes) in training.
+_base_ = ['./efficientnet-lite0-in1k-pre-fpn_re-ra-rf_1xb32-adamw-5e_tbcxr-512px.py']
+
+# cue_removal runs in every pipeline, train_augment only in training (before the paper's RA,
+# RF and RE)
+cue_removal = []
+train_augment = [_base_.paste_blocks]
+train_dataloader = dict(dataset=dict(pipeline=[
+    _base_.load_xray, *cue_removal, *train_augment, *_base_.paper_augment,
+    _base_.pack_inputs]))
+# The base sets test_dataloader = val_dataloader as a copy, so both pipelines are replaced.
+val_dataloader = dict(dataset=dict(pipeline=[_base_.load_xray, *cue_removal, _base_.pack_inputs]))
+test_dataloader = dict(dataset=dict(pipeline=[_base_.load_xray, *cue_removal, _base_.pack_inputs]))
