@@ -41,3 +41,25 @@ def test_grid_runs_skips_and_reports_failures(tiny_dataset, tmp_path):
     assert second.returncode == 0
     log = (work / run_dir.name / 'ablation_train.log').read_text()
     assert log.count('Saving checkpoint at 1 epochs') == 1  # the finished run was skipped
+
+
+def _metrics(auc):
+    return {'screening/accuracy': 90.0, 'screening/auc': auc, 'screening/auc_ci_low': auc - 0.05,
+            'screening/auc_ci_high': min(1.0, auc + 0.05)}
+
+
+def test_table_names_study_steps_and_shows_change_from_a_baseline(tmp_path):
+    from mmtb.experiments import results_table
+    study = ('configs/robust/efficientnet-lite0-in1k-pre-fpn_re-ra-rf{}_1xb32-adamw-5e_'
+             'tbcxr-512px.py')
+    for suffix, ext_auc in (('', 0.80), ('-clahe', 0.85), ('-robust', 0.78)):
+        run = tmp_path / f'run{suffix}'
+        run.mkdir()
+        (run / 'metrics.json').write_text(json.dumps(dict(
+            config=study.format(suffix), img_size=224, seed=None, status='ok',
+            metrics={'internal': _metrics(0.99), 'ext': _metrics(ext_auc)})))
+    table = results_table(tmp_path, baseline='run')
+    rows = {line.split(' | ')[0].strip('| '): line for line in table.splitlines()[2:]}
+    assert 'RE+RA+RF + CLAHE' in rows['run-clahe'] and '+0.050' in rows['run-clahe']
+    assert 'RE+RA+RF + all cue steps' in rows['run-robust'] and '-0.020' in rows['run-robust']
+    assert 'ext ΔAUC' in table and 'internal ΔAUC' in table

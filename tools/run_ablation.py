@@ -44,6 +44,9 @@ def parse_args(argv=None):
              'and every external set')
     parser.add_argument('--results-dir', required=True, help='where logs, metrics and table go')
     parser.add_argument('--work-root', default='work_dirs')
+    parser.add_argument('--baseline', metavar='RUN',
+                        help="a run's name (its results folder): the table adds each AUC's "
+                             'change from it')
     parser.add_argument('--table-only', action='store_true',
                         help='only rebuild the table from the results folder')
     parser.add_argument('--train-args', nargs=argparse.REMAINDER, default=[],
@@ -65,7 +68,7 @@ def main(argv=None):
                             threshold_split=args.threshold_split)
                 for c in configs for seed in (args.seeds or [None])]
         run_grid(runs, results_dir, externals, args.train_args)
-    print(results_table(results_dir))
+    print(results_table(results_dir, args.baseline))
 
 
 if __name__ == '__main__':

@@ -9,9 +9,12 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 AUG_NAMES = {'noaug': 'none', 're': 'RE', 're-ra': 'RE+RA', 're-ra-rf': 'RE+RA+RF'}
+# steps of the shortcut study (configs/robust/), written after the paper's setting
+STEP_NAMES = {'clahe': 'CLAHE', 'mask': 'mask marks', 'lungcrop': 'lung crop',
+              'shift': 'shift aug', 'paste': 'counter-cue', 'robust': 'all cue steps'}
 PAPER_COLUMNS = [('Accuracy', 'accuracy'), ('Precision', 'precision'), ('Recall', 'recall'),
                  ('F1', 'f1'), ('Specificity', 'specificity')]
 
@@ -20,6 +23,10 @@ def _model_and_aug(config: str):
     stem = Path(config).stem
     model, _, rest = stem.partition('_')
     aug = rest.split('_')[0]
+    for step, name in STEP_NAMES.items():
+        paper, dash, last = aug.rpartition('-')
+        if dash and last == step and paper in AUG_NAMES:
+            return model, f'{AUG_NAMES[paper]} + {name}'
     return model, AUG_NAMES.get(aug, aug)
 
 
@@ -43,10 +50,27 @@ def _threshold_source(record: dict) -> str:
     return 'val' if threshold is None else f'val ({threshold:.3f})'
 
 
-def table_rows(results_dir: Path) -> List[dict]:
-    rows = []
+def _add_deltas(rows: List[dict], records: List[dict], baseline: str) -> None:
+    """Columns '<set> ΔAUC': each run's AUC minus the baseline run's, on every test set."""
+    names = [row['Run'] for row in rows]
+    if baseline not in names:
+        raise ValueError(f'baseline run {baseline!r} is not in the results ({names})')
+    base = records[names.index(baseline)]['metrics']
+    for row, record in zip(rows, records):
+        for name, metrics in record['metrics'].items():
+            if name == 'val' or 'screening/auc' not in base.get(name, {}):
+                continue
+            if 'screening/auc' in metrics:
+                delta = metrics['screening/auc'] - base[name]['screening/auc']
+                row[f'{name} ΔAUC'] = f'{delta:+.3f}'
+
+
+def table_rows(results_dir: Path, baseline: Optional[str] = None) -> List[dict]:
+    """One row per run; with ``baseline`` (a run name) also each AUC's change from it."""
+    rows, records = [], []
     for path in sorted(Path(results_dir).glob('*/metrics.json')):
         record = json.loads(path.read_text())
+        records.append(record)
         model, aug = _model_and_aug(record['config'])
         internal = record['metrics'].get('internal', {})
         row = {'Run': path.parent.name, 'Model': model, 'Augmentation': aug,
@@ -73,12 +97,14 @@ def table_rows(results_dir: Path) -> List[dict]:
                 row[f'{name} WHO'] = 'yes' if ext['screening/op/who_target_met'] else 'no'
         row['Status'] = record['status']
         rows.append(row)
+    if baseline:
+        _add_deltas(rows, records, baseline)
     return rows
 
 
-def results_table(results_dir: Path) -> str:
+def results_table(results_dir: Path, baseline: Optional[str] = None) -> str:
     """Write ``table.md`` and ``table.csv`` into ``results_dir``; return the markdown."""
-    rows = table_rows(results_dir)
+    rows = table_rows(results_dir, baseline)
     columns = []
     for row in rows:
         columns += [c for c in row if c not in columns]
