@@ -58,8 +58,19 @@ def test_table_names_study_steps_and_shows_change_from_a_baseline(tmp_path):
         (run / 'metrics.json').write_text(json.dumps(dict(
             config=study.format(suffix), img_size=224, seed=None, status='ok',
             metrics={'internal': _metrics(0.99), 'ext': _metrics(ext_auc)})))
+    from mmtb.evaluation.metrics import write_scores
+    labels = [1] * 20 + [0] * 20
+    for suffix, shift in (('', 0.1), ('-robust', 0.03)):  # per-image scores of two runs
+        scores = [0.5 + shift * (2 * y - 1) + 0.02 * (i % 7) for i, y in enumerate(labels)]
+        write_scores(tmp_path / f'run{suffix}' / 'scores_ext.csv',
+                     [f'{i}.png' for i in range(40)], labels, scores)
     table = results_table(tmp_path, baseline='run')
     rows = {line.split(' | ')[0].strip('| '): line for line in table.splitlines()[2:]}
     assert 'RE+RA+RF + CLAHE' in rows['run-clahe'] and '+0.050' in rows['run-clahe']
-    assert 'RE+RA+RF + all cue steps' in rows['run-robust'] and '-0.020' in rows['run-robust']
+    assert 'RE+RA+RF + all cue steps' in rows['run-robust']
     assert 'ext ΔAUC' in table and 'internal ΔAUC' in table
+    from mmtb.experiments.table import table_rows
+    deltas = {row['Run']: row['ext ΔAUC'] for row in table_rows(tmp_path, baseline='run')}
+    assert deltas['run-robust'].startswith('-')  # from the per-image scores,
+    assert deltas['run-robust'].count('(') == 1  # with its paired bootstrap CI
+    assert deltas['run-clahe'] == '+0.050'  # no scores kept: no CI

@@ -59,3 +59,27 @@ def test_metric_plugs_into_mmengine_evaluation(scores_labels):
 def test_single_class_set_reports_rates_without_auc():
     report = screening_report([0.2, 0.7], [1, 1], n_boot=5)
     assert report['sensitivity'] == 50.0 and 'auc' not in report
+
+
+def test_paired_bootstrap_auc_delta_brackets_the_change_and_is_zero_for_one_model():
+    from mmtb.evaluation.metrics import paired_bootstrap_auc_delta
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.ones(100), np.zeros(100)].astype(int)
+    weak = labels * 0.5 + rng.normal(0, 0.5, 200)
+    strong = labels * 1.5 + rng.normal(0, 0.5, 200)
+    delta, low, high = paired_bootstrap_auc_delta(weak, strong, labels, n_boot=200)
+    assert 0 < low < delta < high
+    assert paired_bootstrap_auc_delta(weak, weak, labels, n_boot=50) == (0.0, 0.0, 0.0)
+
+
+def test_scores_file_round_trips_per_image_scores(tmp_path):
+    from mmtb.evaluation.metrics import read_scores
+    metric = ScreeningMetric(scores_file=str(tmp_path / 'scores.csv'), n_boot=10)
+    samples = [dict(pred_score=torch.tensor([1 - p, p]), gt_label=torch.tensor([y]),
+                    img_path=f'/data/x/img{i}.png')
+               for i, (p, y) in enumerate([(0.9, 1), (0.2, 0), (0.99999994, 1), (0.4, 0)])]
+    metric.process(None, samples)
+    metric.evaluate(4)
+    scores = read_scores(tmp_path / 'scores.csv')
+    assert scores['img2.png'] == (1, pytest.approx(0.99999994, abs=1e-8))
+    assert scores['img1.png'] == (0, pytest.approx(0.2))

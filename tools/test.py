@@ -21,6 +21,8 @@ def parse_args(argv=None):
                         help='P(TB) threshold chosen on another set, applied unchanged here')
     parser.add_argument('--out', help='metrics JSON (default: <work dir>/test_metrics.json)')
     parser.add_argument('--dump', help='also dump per-image predictions to this .pkl')
+    parser.add_argument('--scores', help="also write every image's P(TB) and label to this "
+                        'CSV (file,label,prob_tb), for paired comparisons between models')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys')
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
@@ -39,6 +41,11 @@ def main(argv=None):
         cfg.test_dataloader.dataset.data_root = args.data_root
     if args.operating_threshold is not None:
         cfg.test_evaluator.operating_threshold = args.operating_threshold
+    if args.scores:
+        evaluators = cfg.test_evaluator
+        for evaluator in evaluators if isinstance(evaluators, list) else [evaluators]:
+            if evaluator.get('type') == 'ScreeningMetric':
+                evaluator.scores_file = args.scores
     if args.dump:
         evaluators = cfg.test_evaluator
         evaluators = evaluators if isinstance(evaluators, list) else [evaluators]

@@ -103,7 +103,8 @@ def evaluate(run: AblationRun, name: str, data_root: Optional[str] = None,
     """Test the final checkpoint on the internal split or an external ``data_root``."""
     out = run.work_dir / f'test_{name}.json'
     args = [run.trained_config, str(run.final_checkpoint()),
-            *run.common_args(run.work_dir / EVAL_SUBDIR), '--out', str(out)]
+            *run.common_args(run.work_dir / EVAL_SUBDIR), '--out', str(out),
+            '--scores', str(run.work_dir / f'scores_{name}.csv')]
     if data_root:
         args += ['--data-root', data_root]
     if operating_threshold is not None:
@@ -124,6 +125,8 @@ def collect(run: AblationRun, results_dir: Path) -> None:
         shutil.copy(log, dest / f'train_{log.name}')
     for log in sorted(run.work_dir.glob(f'{EVAL_SUBDIR}/2*/2*.log')):
         shutil.copy(log, dest / f'test_{log.name}')
+    for scores in sorted(run.work_dir.glob('scores_*.csv')):  # per-image P(TB), no pixels
+        shutil.copy(scores, dest / scores.name)
     for scalars in sorted(run.work_dir.glob('2*/vis_data/scalars.json')):
         shutil.copy(scalars, dest / f'scalars_{scalars.parent.parent.name}.json')
     (dest / 'metrics.json').write_text(json.dumps(

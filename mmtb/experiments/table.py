@@ -1,15 +1,19 @@
 """The ablation table in the shape of the paper's Table 2, plus screening columns.
 
-Built only from the ``metrics.json`` files in a results folder, so the committed table can be
-regenerated from committed files at any time. The 'Threshold from' column says which split
-chose the operating threshold that the '@thr' columns are scored at: the internal test split
-(older results, which do not record it) or the training data's validation split.
+Built only from the ``metrics.json`` files (and per-image ``scores_*.csv``) in a results folder,
+so the committed table can be regenerated from committed files at any time. The 'Threshold
+from' column says which split chose the operating threshold that the '@thr' columns are scored
+at: the internal test split (older results, which do not record it) or the training data's
+validation split. With a baseline run, each run's AUC change from it is shown, with a paired
+bootstrap CI where both runs kept per-image scores.
 """
 import csv
 import io
 import json
 from pathlib import Path
 from typing import List, Optional
+
+from mmtb.evaluation.metrics import paired_bootstrap_auc_delta, read_scores
 
 AUG_NAMES = {'noaug': 'none', 're': 'RE', 're-ra': 'RE+RA', 're-ra-rf': 'RE+RA+RF'}
 # steps of the shortcut study (configs/robust/), written after the paper's setting
@@ -50,27 +54,47 @@ def _threshold_source(record: dict) -> str:
     return 'val' if threshold is None else f'val ({threshold:.3f})'
 
 
-def _add_deltas(rows: List[dict], records: List[dict], baseline: str) -> None:
-    """Columns '<set> ΔAUC': each run's AUC minus the baseline run's, on every test set."""
+def _paired_delta(base_scores: Path, run_scores: Path) -> Optional[str]:
+    """'+0.050 (+0.020, +0.081)': the AUC change with its paired bootstrap 95 % CI."""
+    if not (base_scores.is_file() and run_scores.is_file()):
+        return None
+    base, run = read_scores(base_scores), read_scores(run_scores)
+    files = sorted(base)
+    if sorted(run) != files or any(base[f][0] != run[f][0] for f in files):
+        return None  # not the same images: no paired comparison
+    labels = [base[f][0] for f in files]
+    delta, low, high = paired_bootstrap_auc_delta(
+        [base[f][1] for f in files], [run[f][1] for f in files], labels)
+    return f'{delta:+.3f} ({low:+.3f}, {high:+.3f})'
+
+
+def _add_deltas(rows: List[dict], records: List[dict], folders: List[Path],
+                baseline: str) -> None:
+    """Columns '<set> ΔAUC': each run's AUC minus the baseline run's, on every test set, with
+    a paired bootstrap CI when both runs' per-image scores were kept."""
     names = [row['Run'] for row in rows]
     if baseline not in names:
         raise ValueError(f'baseline run {baseline!r} is not in the results ({names})')
-    base = records[names.index(baseline)]['metrics']
-    for row, record in zip(rows, records):
+    base_index = names.index(baseline)
+    base = records[base_index]['metrics']
+    for row, record, folder in zip(rows, records, folders):
         for name, metrics in record['metrics'].items():
             if name == 'val' or 'screening/auc' not in base.get(name, {}):
                 continue
             if 'screening/auc' in metrics:
                 delta = metrics['screening/auc'] - base[name]['screening/auc']
-                row[f'{name} ΔAUC'] = f'{delta:+.3f}'
+                paired = None if folder == folders[base_index] else _paired_delta(
+                    folders[base_index] / f'scores_{name}.csv', folder / f'scores_{name}.csv')
+                row[f'{name} ΔAUC'] = paired or f'{delta:+.3f}'
 
 
 def table_rows(results_dir: Path, baseline: Optional[str] = None) -> List[dict]:
     """One row per run; with ``baseline`` (a run name) also each AUC's change from it."""
-    rows, records = [], []
+    rows, records, folders = [], [], []
     for path in sorted(Path(results_dir).glob('*/metrics.json')):
         record = json.loads(path.read_text())
         records.append(record)
+        folders.append(path.parent)
         model, aug = _model_and_aug(record['config'])
         internal = record['metrics'].get('internal', {})
         row = {'Run': path.parent.name, 'Model': model, 'Augmentation': aug,
@@ -98,7 +122,7 @@ def table_rows(results_dir: Path, baseline: Optional[str] = None) -> List[dict]:
         row['Status'] = record['status']
         rows.append(row)
     if baseline:
-        _add_deltas(rows, records, baseline)
+        _add_deltas(rows, records, folders, baseline)
     return rows
 
 

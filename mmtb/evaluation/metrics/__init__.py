@@ -1,3 +1,12 @@
-from .screening import ScreeningMetric, rates_at, screening_report, threshold_for_sensitivity
+from .screening import (
+    ScreeningMetric,
+    paired_bootstrap_auc_delta,
+    rates_at,
+    read_scores,
+    screening_report,
+    threshold_for_sensitivity,
+    write_scores,
+)
 
-__all__ = ['ScreeningMetric', 'rates_at', 'screening_report', 'threshold_for_sensitivity']
+__all__ = ['ScreeningMetric', 'paired_bootstrap_auc_delta', 'rates_at', 'read_scores',
+           'screening_report', 'threshold_for_sensitivity', 'write_scores']
