@@ -210,3 +210,34 @@ def test_unknown_class_folder_exits_2(tool, tmp_path, capsys, random_weights_mod
                       '--checkpoint', str(checkpoint), '--out', str(tmp_path / 'o.json')]) == 2
     err = capsys.readouterr().err
     assert 'unknown class folder' in err and err.count('\n') == 1
+
+
+def test_local_calibration_simulation_holds_cases_out_and_shows_small_sets_are_risky():
+    from mmtb.evaluation.calibration import simulate_local_calibration
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.ones(300), np.zeros(300)].astype(int)
+    # a site where the model ranks well but its scores are shifted: 0.5 is useless here
+    scores = 1 / (1 + np.exp(-(labels * 3.0 + rng.normal(0, 1, 600) + 4)))
+    small = simulate_local_calibration(scores, labels, 10, 10, repeats=200)
+    large = simulate_local_calibration(scores, labels, 100, 100, repeats=200)
+    for result in (small, large):
+        assert 0.8 < result['sensitivity']['median'] < 0.97
+        assert result['specificity']['median'] > 0.6
+        assert result['sensitivity']['p05'] <= result['sensitivity']['median']
+    # more calibration cases: a steadier held-out sensitivity
+    spread = [r['sensitivity']['p95'] - r['sensitivity']['p05'] for r in (small, large)]
+    assert spread[1] < spread[0]
+    with pytest.raises(CalibrationInputError, match='hold some out'):
+        simulate_local_calibration(scores, labels, 300, 10)
+
+
+def test_local_calibration_tool_prints_and_writes_a_table(tmp_path):
+    path = write_csv(tmp_path / 'scores.csv', ['file', 'label', 'prob_tb'],
+                     [(f'{i}.png', i % 2, (i % 2) * 0.5 + (i % 7) / 20) for i in range(80)])
+    out = tmp_path / 'local.json'
+    result = run_tool('tools/analysis_tools/local_calibration.py', path, '--sizes', '5:5',
+                      '--targets', '0.9', '--repeats', '20', '--out', out)
+    assert result.returncode == 0, result.stderr
+    assert '| 5 + 5 | 0.90 |' in result.stdout
+    settings = json.loads(out.read_text())['settings']
+    assert settings[0]['repeats'] == 20 and 0 <= settings[0]['who_target_met'] <= 1

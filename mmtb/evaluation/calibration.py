@@ -24,7 +24,7 @@ from mmtb.evaluation.metrics.screening import (
 )
 
 __all__ = ['CalibrationInputError', 'MIN_TB_CASES', 'bootstrap_threshold_ci', 'calibrate',
-           'parse_label', 'read_scores_csv', 'score_folder']
+           'parse_label', 'read_scores_csv', 'score_folder', 'simulate_local_calibration']
 
 MIN_TB_CASES = 50  # below this the threshold moves a lot with the sample: warn
 _LABELS = {
@@ -211,3 +211,43 @@ def calibrate(scores, labels, target_sensitivity: float = WHO_SENSITIVITY,
         'created': created.isoformat(timespec='seconds'),
         'warning': '; '.join(warnings) or None,
     }
+
+
+def simulate_local_calibration(scores, labels, n_tb: int, n_normal: int,
+                               target_sensitivity: float = WHO_SENSITIVITY,
+                               repeats: int = 500, seed: int = 0) -> dict:
+    """What local calibration on ``n_tb`` + ``n_normal`` labelled cases would achieve.
+
+    Repeatedly draws a calibration set of that size from one site's scored cases, calibrates
+    the threshold on it (:func:`threshold_for_sensitivity`) and scores the rest of the site's
+    cases, never seen by the calibration, at that threshold. Returns the median and 5th-95th
+    percentiles of the held-out sensitivity and specificity and how often the WHO target
+    (sensitivity >= 90 %, specificity >= 70 %) was met: the answer to "how many local images
+    must be labelled before this model can be used here".
+    """
+    scores, labels = np.asarray(scores, float), np.asarray(labels, int)
+    tb, normal = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    if not (0 < n_tb < len(tb) and 0 < n_normal < len(normal)):
+        raise CalibrationInputError(
+            f'need more than {n_tb} TB and {n_normal} normal cases to hold some out; '
+            f'got {len(tb)} and {len(normal)}')
+    rng = np.random.default_rng(seed)
+    results = np.empty((repeats, 3))
+    for i in range(repeats):
+        chosen = np.concatenate([rng.choice(tb, n_tb, replace=False),
+                                 rng.choice(normal, n_normal, replace=False)])
+        held_out = np.setdiff1d(np.arange(len(labels)), chosen)
+        threshold = threshold_for_sensitivity(scores[chosen], labels[chosen],
+                                              target_sensitivity)
+        rates = rates_at(scores[held_out], labels[held_out], threshold)
+        results[i] = threshold, rates['sensitivity'], rates['specificity']
+    who = (results[:, 1] >= WHO_SENSITIVITY) & (results[:, 2] >= WHO_SPECIFICITY)
+
+    def summary(column):
+        low, median, high = np.quantile(results[:, column], [0.05, 0.5, 0.95])
+        return dict(median=float(median), p05=float(low), p95=float(high))
+
+    return dict(n_tb=int(n_tb), n_normal=int(n_normal),
+                target_sensitivity=float(target_sensitivity), repeats=int(repeats),
+                threshold=summary(0), sensitivity=summary(1), specificity=summary(2),
+                who_target_met=float(who.mean()))
