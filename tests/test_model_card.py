@@ -1,0 +1,46 @@
+"""The default model's card is rendered from evaluation files only and says what matters."""
+import importlib.util
+
+from conftest import REPO
+
+from mmtb.evaluation.calibration import simulate_local_calibration
+from mmtb.utils.config import load_config
+
+TOOL = REPO / 'tools' / 'model_converters' / 'publish_default_model.py'
+CONFIG = (REPO / 'configs' / 'robust' /
+          'efficientnet-lite0-in1k-pre-fpn_re-ra-rf-robust_1xb32-adamw-5e_tbcxr-512px.py')
+
+
+def publisher():
+    spec = importlib.util.spec_from_file_location('publish_default_model', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def metrics(auc, op=None):
+    m = {f'screening/{k}': v for k, v in dict(
+        accuracy=90.0, precision=80.0, recall=85.0, sensitivity=85.0, specificity=92.0,
+        f1=82.0, num_samples=400, num_tb=300, auc=auc, auc_ci_low=auc - 0.03,
+        auc_ci_high=auc + 0.02, spec_at_sens90=75.0, thr_sens90=0.4).items()}
+    if op:
+        m.update({'screening/op/sensitivity': op[0], 'screening/op/specificity': op[1],
+                  'screening/op/who_target_met': op[0] >= 90 and op[1] >= 70})
+    return m
+
+
+def test_card_lists_preprocessing_warns_and_shows_local_calibration():
+    tool = publisher()
+    cfg = load_config(str(CONFIG), img_size=224)
+    labels = [1] * 60 + [0] * 60
+    scores = [0.3 + 0.5 * y + (i % 10) / 50 for i, y in enumerate(labels)]
+    local = simulate_local_calibration(scores, labels, 10, 10, repeats=20)
+    card = tool.render_card(
+        'robust-model', cfg, dict(source='work_dirs/x/epoch_5.pth', epoch=5),
+        metrics(0.99), {'pakistan256': metrics(0.91, op=(60.0, 95.0))}, 0.93, 'ab' * 32,
+        {'pakistan256': dict(settings=[local], table='| calibration table |')})
+    assert '`MaskBurntInBlocks` → `CropLungField` → `IntensityStandardize`' in card
+    assert '`PasteSyntheticBlocks`' in card.split('Training augmentation:')[1].split('\n')[0]
+    assert '**Warning:**' in card and '**not met**' in card
+    assert 'Simulated local calibration on pakistan256' in card
+    assert '| calibration table |' in card
