@@ -287,6 +287,7 @@ STUDY_STEPS = {
     '-robust': (['MaskBurntInBlocks', 'CropLungField', 'IntensityStandardize'],
                 ['PasteSyntheticBlocks', *SHIFT_AUGMENT]),
 }
+STUDY_STEPS['-robust-bblr'] = STUDY_STEPS['-robust']  # and a slower backbone (below)
 
 
 def steps_of(cfg, key):
@@ -304,6 +305,8 @@ def test_each_study_config_adds_only_its_steps(suffix):
         assert steps_of(cfg, key) == ['LoadGreyXray', *everywhere, 'PackInputs']
     assert cfg.train_cfg.max_epochs == 5
     assert cfg.model.backbone.model_name == 'tf_efficientnet_lite0'
+    lr_mults = cfg.optim_wrapper.get('paramwise_cfg', {}).get('custom_keys', {})
+    assert lr_mults == ({'backbone': {'lr_mult': 0.1}} if 'bblr' in suffix else {})
     # --img-size reaches the crop that resizes back, not only the loader
     for step in cfg.train_dataloader.dataset.pipeline:
         if step['type'] == 'RandomResizedCrop':

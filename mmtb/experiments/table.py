@@ -18,7 +18,8 @@ from mmtb.evaluation.metrics import paired_bootstrap_auc_delta, read_scores
 AUG_NAMES = {'noaug': 'none', 're': 'RE', 're-ra': 'RE+RA', 're-ra-rf': 'RE+RA+RF'}
 # steps of the shortcut study (configs/robust/), written after the paper's setting
 STEP_NAMES = {'clahe': 'CLAHE', 'mask': 'mask marks', 'lungcrop': 'lung crop',
-              'shift': 'shift aug', 'paste': 'counter-cue', 'robust': 'all cue steps'}
+              'shift': 'shift aug', 'paste': 'counter-cue', 'robust': 'all cue steps',
+              'bblr': 'backbone lr ×0.1'}
 PAPER_COLUMNS = [('Accuracy', 'accuracy'), ('Precision', 'precision'), ('Recall', 'recall'),
                  ('F1', 'f1'), ('Specificity', 'specificity')]
 
@@ -27,10 +28,10 @@ def _model_and_aug(config: str):
     stem = Path(config).stem
     model, _, rest = stem.partition('_')
     aug = rest.split('_')[0]
-    for step, name in STEP_NAMES.items():
-        paper, dash, last = aug.rpartition('-')
-        if dash and last == step and paper in AUG_NAMES:
-            return model, f'{AUG_NAMES[paper]} + {name}'
+    for paper in sorted(AUG_NAMES, key=len, reverse=True):  # e.g. 're-ra-rf' + '-clahe'
+        steps = aug[len(paper) + 1:].split('-') if aug.startswith(paper + '-') else []
+        if steps and all(step in STEP_NAMES for step in steps):
+            return model, ' + '.join([AUG_NAMES[paper]] + [STEP_NAMES[s] for s in steps])
     return model, AUG_NAMES.get(aug, aug)
 
 
