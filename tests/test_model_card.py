@@ -44,3 +44,4 @@ def test_card_lists_preprocessing_warns_and_shows_local_calibration():
     assert '**Warning:**' in card and '**not met**' in card
     assert 'Simulated local calibration on pakistan256' in card
     assert '| calibration table |' in card
+    assert 'masks the burnt-in blocks' in card and 'lung-field crop is a heuristic' in card

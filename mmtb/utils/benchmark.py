@@ -67,11 +67,14 @@ class _Logits(torch.nn.Module):
 
 def time_training_steps(cfg, pipeline: list, *, channels_last: bool, bf16: bool,
                         iters: int = 5, warmup: int = 2, num_workers: int = 0,
-                        prefill_cache: bool = False, seed: int = 0) -> dict:
+                        prefill_cache: bool = False, compile_model: bool = False,
+                        seed: int = 0) -> dict:
     """Median seconds per training step and images/s for one setting of the fast-path switches.
 
     ``prefill_cache`` runs the pipeline once over the images used, which is what every epoch
-    after the first sees when the decode cache is on.
+    after the first sees when the decode cache is on. ``compile_model`` wraps ``train_step`` in
+    ``torch.compile`` exactly as mmengine's Runner does for a config with ``compile = True``
+    (the compile itself falls in the warm-up steps).
     """
     init_default_scope('mmpretrain')  # mmtb's optimizer wrappers live in mmpretrain's scope
     torch.manual_seed(seed)
@@ -97,6 +100,8 @@ def time_training_steps(cfg, pipeline: list, *, channels_last: bool, bf16: bool,
     if bf16:
         wrapper_cfg.type, wrapper_cfg.dtype = 'CPUAutocastOptimWrapper', 'bfloat16'
     optim_wrapper = build_optim_wrapper(model, wrapper_cfg)
+    if compile_model:
+        model.train_step = torch.compile(model.train_step)
     model.train()
     times, losses = [], []
     start = time.perf_counter()

@@ -33,6 +33,8 @@ def parse_args(argv=None):
     parser.add_argument('--img-size', type=int)
     parser.add_argument('--bf16', choices=['auto', 'on', 'off'], default='auto',
                         help='auto: bf16 for ResNet backbones only (measured faster there)')
+    parser.add_argument('--compile', action='store_true',
+                        help="fast path also under torch.compile (the config's compile=True)")
     parser.add_argument('--iters', type=int, default=5, help='timed steps per setting')
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--num-workers', type=int, help='default: the config\'s')
@@ -52,7 +54,7 @@ def main(argv=None):
     baseline = time_training_steps(cfg, stock_pipeline(pipeline, size), channels_last=False,
                                    bf16=False, **common)
     fast = time_training_steps(cfg, pipeline, channels_last=True, bf16=bf16,
-                               prefill_cache=True, **common)
+                               prefill_cache=True, compile_model=args.compile, **common)
     from mmpretrain.registry import MODELS
     flops = forward_flops(MODELS.build(cfg.model), size)
     peaks = {'fp32': peak_matmul_flops(torch.float32)}
@@ -60,7 +62,7 @@ def main(argv=None):
         peaks['bf16'] = peak_matmul_flops(torch.bfloat16)
     result = dict(
         config=args.config, img_size=size, batch_size=cfg.train_dataloader.batch_size,
-        num_workers=workers, threads=torch.get_num_threads(), bf16=bf16,
+        num_workers=workers, threads=torch.get_num_threads(), bf16=bf16, compile=args.compile,
         machine=dict(cpu=platform.processor() or platform.machine(), cores=torch.get_num_threads(),
                      python=sys.version.split()[0], torch=torch.__version__),
         baseline=baseline, fast=fast, speedup=fast['images_per_s'] / baseline['images_per_s'],

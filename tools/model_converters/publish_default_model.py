@@ -95,6 +95,7 @@ def render_card(name, cfg, source, internal, externals, threshold, sha256,
     size = input_size_of(cfg)
     train_steps = [s for s in cfg.train_dataloader.dataset.pipeline
                    if s not in cfg.test_dataloader.dataset.pipeline]
+    test_steps = [s['type'] for s in cfg.test_dataloader.dataset.pipeline]
     rows = [('Internal test split (tbdb256, 20 %)', internal)] + \
         [(f'External: {n} (never trained or tuned on)', m) for n, m in externals.items()]
     lines = [
@@ -163,8 +164,18 @@ def render_card(name, cfg, source, internal, externals, threshold, sha256,
         '## Known limits and failure modes',
         '- Internal numbers on this database are inflated: about half of its TB images are '
         'colour-tinted and none of its normals are, and white redaction blocks are far more '
-        'common on TB images. Grey conversion removes most of the tint, not the blocks; a model '
-        'can still learn database cues instead of disease. **Judge it by the external row.**',
+        'common on TB images. ' + (
+            'This model masks the burnt-in blocks and text it detects, crops to the lung field '
+            'and equalises contrast before it looks, and was trained with blocks pasted on both '
+            'classes: that removes some shortcuts, not all (a 16×16 thumbnail still carries '
+            'exposure and framing differences between the sources). '
+            if 'MaskBurntInBlocks' in test_steps else
+            'Grey conversion removes most of the tint, not the blocks. ') +
+        'A model can still learn database cues instead of disease. **Judge it by the external '
+        'row.**',
+        *(['- The lung-field crop is a heuristic: on tight films, or when a lung is whited out, '
+           'it falls back to the full image; a crop that cuts off part of a lung can hide a '
+           'finding.'] if 'CropLungField' in test_steps else []),
         '- Trained on 256-px redistributions at a small input size on a CPU; one hospital '
         'population per class source. Expect lower performance on other scanners, on children, '
         'and on non-TB lung disease (not in the training data: it may be called TB or normal).',
