@@ -287,7 +287,11 @@ STUDY_STEPS = {
     '-robust': (['MaskBurntInBlocks', 'CropLungField', 'IntensityStandardize'],
                 ['PasteSyntheticBlocks', *SHIFT_AUGMENT]),
 }
-STUDY_STEPS['-robust-bblr'] = STUDY_STEPS['-robust']  # and a slower backbone (below)
+STUDY_STEPS['-mask-clahe-paste'] = (['MaskBurntInBlocks', 'IntensityStandardize'],
+                                    ['PasteSyntheticBlocks'])
+# the same steps with a slower backbone (checked below)
+STUDY_STEPS['-robust-bblr'] = STUDY_STEPS['-robust']
+STUDY_STEPS['-mask-clahe-paste-bblr'] = STUDY_STEPS['-mask-clahe-paste']
 
 
 def steps_of(cfg, key):
