@@ -290,7 +290,6 @@ STUDY_STEPS = {
 STUDY_STEPS['-mask-clahe-paste'] = (['MaskBurntInBlocks', 'IntensityStandardize'],
                                     ['PasteSyntheticBlocks'])
 # the same steps with a slower backbone (checked below)
-STUDY_STEPS['-robust-bblr'] = STUDY_STEPS['-robust']
 STUDY_STEPS['-mask-clahe-paste-bblr'] = STUDY_STEPS['-mask-clahe-paste']
 
 
