@@ -117,6 +117,8 @@ def table_rows(results_dir: Path, baseline: Optional[str] = None) -> List[dict]:
             if name in not_external:
                 continue
             row[f'{name} AUC (95% CI)'] = _auc(ext)
+            if 'screening/spec_at_sens90' in ext:  # at the best threshold for this set (oracle)
+                row[f'{name} Spec@Sens90'] = f"{ext['screening/spec_at_sens90']:.1f}"
             if 'screening/op/sensitivity' in ext:
                 row[f'{name} Sens/Spec @thr'] = _at_threshold(ext)
                 row[f'{name} WHO'] = 'yes' if ext['screening/op/who_target_met'] else 'no'
