@@ -287,10 +287,8 @@ STUDY_STEPS = {
     '-robust': (['MaskBurntInBlocks', 'CropLungField', 'IntensityStandardize'],
                 ['PasteSyntheticBlocks', *SHIFT_AUGMENT]),
 }
-STUDY_STEPS['-mask-clahe-paste'] = (['MaskBurntInBlocks', 'IntensityStandardize'],
-                                    ['PasteSyntheticBlocks'])
-# the same steps with a slower backbone (checked below)
-STUDY_STEPS['-mask-clahe-paste-bblr'] = STUDY_STEPS['-mask-clahe-paste']
+STUDY_STEPS['-mask-clahe'] = (['MaskBurntInBlocks', 'IntensityStandardize'], [])
+STUDY_STEPS['-clahe-bblr'] = STUDY_STEPS['-clahe']  # with a slower backbone (checked below)
 
 
 def steps_of(cfg, key):
