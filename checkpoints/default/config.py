@@ -3,6 +3,14 @@ classes = (
     'normal',
     'tuberculosis',
 )
+crop_lung_field = dict(margin=0.05, type='CropLungField')
+cue_removal = [
+    dict(
+        clip_limit=2.0,
+        method='clahe',
+        tile_grid=8,
+        type='IntensityStandardize'),
+]
 custom_hooks = [
     dict(type='ChannelsLastHook'),
 ]
@@ -41,6 +49,7 @@ launcher = 'none'
 load_from = None
 load_xray = dict(size=512, type='LoadGreyXray')
 log_level = 'INFO'
+mask_burnt_in = dict(fill='median', min_area=0.002, type='MaskBurntInBlocks')
 model = dict(
     backbone=dict(
         features_only=True,
@@ -67,15 +76,42 @@ model = dict(
     type='ImageClassifier')
 optim_wrapper = dict(optimizer=dict(lr=0.001, type='AdamW', weight_decay=0.05))
 pack_inputs = dict(type='PackInputs')
+paper_augment = [
+    dict(
+        hparams=dict(pad_val=128),
+        magnitude_level=9,
+        magnitude_std=0.5,
+        num_policies=2,
+        policies='timm_increasing',
+        total_level=10,
+        type='RandAugment'),
+    dict(direction='horizontal', prob=0.5, type='RandomFlip'),
+    dict(
+        aspect_range=(
+            0.3,
+            3.3,
+        ),
+        erase_prob=0.5,
+        fill_color=(
+            128,
+            128,
+            128,
+        ),
+        max_area_ratio=0.4,
+        min_area_ratio=0.02,
+        mode='const',
+        type='RandomErasing'),
+]
 param_scheduler = [
     dict(
-        T_max=10,
+        T_max=5,
         begin=0,
         by_epoch=True,
         convert_to_iter_based=True,
-        end=10,
+        end=5,
         type='CosineAnnealingLR'),
 ]
+paste_blocks = dict(max_blocks=3, prob=0.5, type='PasteSyntheticBlocks')
 pretrained_from = 'checkpoints/pretrained/tf_efficientnet_lite0_imagenet.pth'
 rand_augment = dict(
     hparams=dict(pad_val=128),
@@ -103,6 +139,38 @@ random_erasing = dict(
 random_flip = dict(direction='horizontal', prob=0.5, type='RandomFlip')
 randomness = dict(deterministic=False, seed=0)
 resume = False
+shift_augment = [
+    dict(
+        aspect_ratio_range=(
+            0.8,
+            1.25,
+        ),
+        crop_ratio_range=(
+            0.6,
+            1.0,
+        ),
+        scale=512,
+        type='RandomResizedCrop'),
+    dict(prob=0.5, type='RandomContrastBrightness'),
+    dict(gamma_range=(
+        0.7,
+        1.5,
+    ), prob=0.5, type='RandomGamma'),
+    dict(prob=0.3, sigma_range=(
+        0.3,
+        1.2,
+    ), type='RandomBlur'),
+    dict(prob=0.3, std_range=(
+        2,
+        8,
+    ), type='RandomNoise'),
+    dict(prob=0.3, quality_range=(
+        30,
+        90,
+    ), type='RandomJPEG'),
+]
+standardize = dict(
+    clip_limit=2.0, method='clahe', tile_grid=8, type='IntensityStandardize')
 test_cfg = dict()
 test_dataloader = dict(
     batch_size=32,
@@ -115,6 +183,11 @@ test_dataloader = dict(
         )),
         pipeline=[
             dict(size=224, type='LoadGreyXray'),
+            dict(
+                clip_limit=2.0,
+                method='clahe',
+                tile_grid=8,
+                type='IntensityStandardize'),
             dict(type='PackInputs'),
         ],
         type='BaseDataset'),
@@ -126,7 +199,8 @@ test_pipeline = [
     dict(size=512, type='LoadGreyXray'),
     dict(type='PackInputs'),
 ]
-train_cfg = dict(by_epoch=True, max_epochs=10, val_interval=1)
+train_augment = []
+train_cfg = dict(by_epoch=True, max_epochs=5, val_interval=1)
 train_dataloader = dict(
     batch_size=32,
     dataset=dict(
@@ -138,6 +212,11 @@ train_dataloader = dict(
         )),
         pipeline=[
             dict(size=224, type='LoadGreyXray'),
+            dict(
+                clip_limit=2.0,
+                method='clahe',
+                tile_grid=8,
+                type='IntensityStandardize'),
             dict(
                 hparams=dict(pad_val=128),
                 magnitude_level=9,
@@ -184,6 +263,11 @@ val_dataloader = dict(
         )),
         pipeline=[
             dict(size=224, type='LoadGreyXray'),
+            dict(
+                clip_limit=2.0,
+                method='clahe',
+                tile_grid=8,
+                type='IntensityStandardize'),
             dict(type='PackInputs'),
         ],
         type='BaseDataset'),

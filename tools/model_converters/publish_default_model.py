@@ -90,7 +90,7 @@ def _local_calibration_lines(local: dict) -> list:
 
 
 def render_card(name, cfg, source, internal, externals, threshold, sha256,
-                local_calibration=None) -> str:
+                local_calibration=None, notes=()) -> str:
     from mmtb.utils import input_size_of
     size = input_size_of(cfg)
     train_steps = [s for s in cfg.train_dataloader.dataset.pipeline
@@ -135,7 +135,7 @@ def render_card(name, cfg, source, internal, externals, threshold, sha256,
         'internal estimate is optimistic). It is applied unchanged to the external set below.',
         *(['- **This threshold does not transfer.** The internal split is (near-)perfectly '
             'separated, so the 90 %-sensitivity threshold sits at the very top of the score '
-            'range; on another hospital\'s X-rays it misses most TB (see the external row). '
+            'range; on another hospital\'s X-rays it misses many TB cases (see the external row). '
             'Calibrate it on local data before any use.'] if threshold > 0.99 else []),
         '- WHO advises calibrating CAD thresholds locally: `tools/calibrate_threshold.py` on a '
         'small labelled local set writes an `operating_point.json` the app and '
@@ -180,6 +180,7 @@ def render_card(name, cfg, source, internal, externals, threshold, sha256,
         'population per class source. Expect lower performance on other scanners, on children, '
         'and on non-TB lung disease (not in the training data: it may be called TB or normal).',
         '- Grad-CAM maps show where the score came from, not where the disease is.',
+        *[f'- {note}' for note in notes],
         f'- Published {datetime.date.today().isoformat()} by '
         '`tools/model_converters/publish_default_model.py`.']
     return '\n'.join(lines) + '\n'
@@ -192,6 +193,9 @@ def main(argv=None):
     parser.add_argument('--img-size', type=int)
     parser.add_argument('--external', action='append', default=[], metavar='NAME=DATA_ROOT')
     parser.add_argument('--out', default='checkpoints/default')
+    parser.add_argument('--note', action='append', default=[],
+                        help='a known limit to add to the card (repeatable), e.g. how the '
+                             'model was chosen')
     parser.add_argument('--card-only', action='store_true',
                         help='only re-render model_card.md from the files already in --out')
     args = parser.parse_args(argv)
@@ -199,7 +203,8 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     if args.card_only:
         ckpt_meta = torch.load(args.checkpoint, map_location='cpu').get('meta', {})
-        write_card(out, args.config, dict(epoch=ckpt_meta.get('epoch'), source=args.checkpoint))
+        write_card(out, args.config, dict(epoch=ckpt_meta.get('epoch'), source=args.checkpoint),
+                   args.note)
         return
     source = write_weights(Path(args.checkpoint), out)
     write_config(Path(args.config), out)
@@ -215,7 +220,7 @@ def main(argv=None):
         name, root = spec.split('=', 1)
         evaluate(out, name, args.img_size, root, threshold)
         simulate_local_calibration(out, name)
-    write_card(out, args.config, source)
+    write_card(out, args.config, source, args.note)
 
 
 def simulate_local_calibration(out: Path, name: str) -> None:
@@ -227,7 +232,7 @@ def simulate_local_calibration(out: Path, name: str) -> None:
                    check=True, cwd=REPO, stdout=subprocess.DEVNULL)
 
 
-def write_card(out: Path, config: str, source: dict) -> None:
+def write_card(out: Path, config: str, source: dict, notes=()) -> None:
     """Render model_card.md from the evaluation JSONs in ``out`` (and nothing else)."""
     cfg = Config.fromfile(str(out / 'config.py'))
     internal = json.loads((out / 'eval_internal.json').read_text())['metrics']
@@ -238,7 +243,7 @@ def write_card(out: Path, config: str, source: dict) -> None:
              for p in sorted(out.glob('local_calibration_*.json'))}
     sha256 = hashlib.sha256((out / 'model.pth').read_bytes()).hexdigest()
     (out / 'model_card.md').write_text(render_card(
-        Path(config).stem, cfg, source, internal, externals, threshold, sha256, local))
+        Path(config).stem, cfg, source, internal, externals, threshold, sha256, local, notes))
     print(f'wrote {out / "model_card.md"} (threshold {threshold:.4f})')
 
 
