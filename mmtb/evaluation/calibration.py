@@ -20,6 +20,7 @@ from mmtb.evaluation.metrics.screening import (
     WHO_SENSITIVITY,
     WHO_SPECIFICITY,
     rates_at,
+    stratified_resamples,
     threshold_for_sensitivity,
 )
 
@@ -162,12 +163,8 @@ def bootstrap_threshold_ci(scores, labels, target_sensitivity: float = WHO_SENSI
     """Percentile bootstrap CI of the calibrated threshold, resampling cases within each class
     (stratified, so every resample keeps the set's TB / normal counts)."""
     scores, labels = np.asarray(scores, float), np.asarray(labels, int)
-    rng = np.random.default_rng(seed)
-    tb, normal = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
-    thresholds = np.empty(n_boot)
-    for i in range(n_boot):
-        idx = np.concatenate([rng.choice(tb, len(tb)), rng.choice(normal, len(normal))])
-        thresholds[i] = threshold_for_sensitivity(scores[idx], labels[idx], target_sensitivity)
+    thresholds = [threshold_for_sensitivity(scores[idx], labels[idx], target_sensitivity)
+                  for idx in stratified_resamples(labels, n_boot, seed)]
     low, high = np.quantile(thresholds, [alpha / 2, 1 - alpha / 2])
     return float(low), float(high)
 

@@ -59,15 +59,21 @@ def read_scores(path: str) -> dict:
                 for row in csv.DictReader(f)}
 
 
+def stratified_resamples(labels, n_boot: int, seed: int = 0):
+    """Yield ``n_boot`` bootstrap index arrays, resampling within each class, so every
+    resample keeps the set's TB / normal counts (shared by every bootstrap CI in mmtb)."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    pos, neg = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    for _ in range(n_boot):
+        yield np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
+
+
 def bootstrap_auc_ci(scores, labels, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05):
     """Percentile bootstrap CI of ROC AUC, resampling within each class (stratified)."""
     scores, labels = np.asarray(scores), np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    pos, neg = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
-    aucs = []
-    for _ in range(n_boot):
-        idx = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
-        aucs.append(roc_auc_score(labels[idx], scores[idx]))
+    aucs = [roc_auc_score(labels[idx], scores[idx])
+            for idx in stratified_resamples(labels, n_boot, seed)]
     low, high = np.quantile(aucs, [alpha / 2, 1 - alpha / 2])
     return float(low), float(high)
 
@@ -82,13 +88,8 @@ def paired_bootstrap_auc_delta(scores_a, scores_b, labels, n_boot: int = 1000, s
     """
     scores_a, scores_b = np.asarray(scores_a, float), np.asarray(scores_b, float)
     labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    pos, neg = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
-    deltas = []
-    for _ in range(n_boot):
-        idx = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
-        deltas.append(roc_auc_score(labels[idx], scores_b[idx])
-                      - roc_auc_score(labels[idx], scores_a[idx]))
+    deltas = [roc_auc_score(labels[idx], scores_b[idx]) - roc_auc_score(labels[idx], scores_a[idx])
+              for idx in stratified_resamples(labels, n_boot, seed)]
     low, high = np.quantile(deltas, [alpha / 2, 1 - alpha / 2])
     delta = roc_auc_score(labels, scores_b) - roc_auc_score(labels, scores_a)
     return float(delta), float(low), float(high)
