@@ -98,6 +98,35 @@ def test_batch_and_cam_paths_give_the_same_probability(screener):
     assert screener.predict_batch([]) == []
 
 
+def test_bf16_predicts_close_to_fp32_and_keeps_grad_cam_in_fp32(tiny_checkpoint, screener):
+    fast = TBScreener(checkpoint=tiny_checkpoint.checkpoint, bf16=True)
+    assert 'bf16' in repr(fast) and 'bf16' not in repr(screener)
+    greys = [grey_image(seed=i) for i in range(3)]
+    np.testing.assert_allclose(fast.predict_batch(greys), screener.predict_batch(greys),
+                               atol=0.05)  # bf16 keeps 8 bits of mantissa
+    cam_fast, cam_fp32 = (s.predict(greys[0], with_cam=True) for s in (fast, screener))
+    np.testing.assert_allclose(cam_fast.cam, cam_fp32.cam, atol=1e-5)
+    assert cam_fast.prob_tb == pytest.approx(cam_fp32.prob_tb, abs=1e-6)
+
+
+def test_inference_benchmark_compares_baseline_fp32_and_bf16(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_inference', REPO / 'tools/analysis_tools/benchmark_inference.py')
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / 'inference.json'
+    assert bench.main(['--config', str(REPO / EFFNET), '--img-size', '48', '--repeats', '1',
+                       '--batch-size', '2', '--threads', '1', '--out', str(out)]) == 0
+    (run,) = json.loads(out.read_text())['runs']
+    assert run['weights'] == 'random' and run['img_size'] == 48
+    for row in (run, run['bf16']):
+        assert row['predict_ms'] > 0 and row['file_predict_ms'] > 0
+    assert run['baseline_file_predict_ms'] > 0 and run['file_speedup_bf16'] > 0
+    assert 0 <= run['bf16_prob_tb_abs_diff'] < 0.5
+    table = capsys.readouterr().out
+    assert '| fp32 |' in table and '| bf16 |' in table
+
+
 def test_predict_wants_a_decoded_grey_array(screener):
     with pytest.raises(ValueError, match='uint8 HxW'):
         screener.predict(np.zeros((64, 64, 3), np.uint8))

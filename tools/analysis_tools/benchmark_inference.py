@@ -3,28 +3,42 @@
     python tools/analysis_tools/benchmark_inference.py --config configs/efficientnet/...py \\
         --img-size 224 --repeats 20 --out docs/benchmarks/inference_cpu.json
 
-Measures what a user waits for, on one synthetic 1024 x 1024 grey radiograph (decoding is
-not included; resizing to the input size is): the median latency of one prediction, of one
-prediction + Grad-CAM, and the throughput of batch-1 and batched ``predict_batch``. Without
---checkpoint the model has random weights (latency does not depend on the weights); with
-neither --config nor --checkpoint the shipped default model is used if there is one.
+Measures what a user waits for, on one synthetic 1024 x 1024 grey radiograph, in fp32 and
+under bf16 autocast (``TBScreener(bf16=True)``, ``tools/screen.py --bf16``):
+
+* from the decoded array (resizing included, decoding not): one prediction, one prediction +
+  Grad-CAM (always fp32), batch-1 and batched ``predict_batch`` throughput;
+* from a PNG file, decoding included, against a baseline: the same weights through
+  mmpretrain's stock ``ImageClassificationInferencer`` (``LoadImageFromFile`` + ``Resize``,
+  fp32, default memory format) vs mmtb's path (the one decoder, ``LoadGreyXray``,
+  channels-last), as a ratio;
+* how far bf16 moves P(TB) from fp32 on that image.
+
+Without --checkpoint the model has random weights (latency does not depend on the weights);
+with neither --config nor --checkpoint the shipped default model is used if there is one.
 --out merges into the JSON file, replacing an earlier run of the same model / size / threads.
 """
 import argparse
+import io
 import json
 import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
+from contextlib import redirect_stdout
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
+from mmpretrain.apis import ImageClassificationInferencer
 
 from mmtb.apis import DEFAULT_MODEL_DIR, TBScreener
 from mmtb.apis.inference import config_beside
 from mmtb.utils import load_config
+from mmtb.utils.benchmark import stock_pipeline
 
 DEFAULT_CONFIG = 'configs/efficientnet/efficientnet-b0-fpn_re-ra-rf_1xb32-adamw-10e_tbcxr-512px.py'
 
@@ -93,6 +107,34 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def stock_inferencer(screener: TBScreener) -> ImageClassificationInferencer:
+    """The baseline: the screener's model and weights behind mmpretrain's stock pipeline."""
+    cfg = screener.inferencer.config.copy()
+    size = screener.input_size
+    cfg.test_dataloader.dataset.pipeline = stock_pipeline(
+        cfg.test_dataloader.dataset.pipeline, size)
+    checkpoint = screener.checkpoint_path
+    with redirect_stdout(sys.stderr):
+        return ImageClassificationInferencer(
+            model=cfg, pretrained=str(checkpoint) if checkpoint else False, device=screener.device)
+
+
+def measure(screener: TBScreener, grey: np.ndarray, png: str, args) -> dict:
+    """Latencies of one precision setting (``screener.bf16``), in ms and img/s."""
+    ms = lambda times: round(1000 * statistics.median(times), 1)  # noqa: E731
+    predict = timed(lambda: screener.predict(grey), args.repeats)
+    with_cam = timed(lambda: screener.predict(grey, with_cam=True), args.repeats)
+    batched = timed(lambda: screener.predict_batch([grey] * args.batch_size),
+                    max(3, args.repeats // 4))
+    from_file = timed(lambda: screener.predict_source(png), args.repeats)
+    return dict(predict_ms=ms(predict), predict_cam_ms=ms(with_cam),
+                predict_ms_p90=round(1000 * float(np.percentile(predict, 90)), 1),
+                predict_cam_ms_p90=round(1000 * float(np.percentile(with_cam, 90)), 1),
+                batch1_img_per_s=round(1000 / ms(predict), 1),
+                batched_img_per_s=round(args.batch_size / statistics.median(batched), 1),
+                file_predict_ms=ms(from_file), prob_tb=screener.predict(grey).prob_tb)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.threads:
@@ -101,37 +143,47 @@ def main(argv=None) -> int:
     screener = load_screener(args)
     load_s = time.perf_counter() - load_start
     grey = synthetic_radiograph()
-    batch = [grey] * args.batch_size
 
-    predict = timed(lambda: screener.predict(grey), args.repeats)
-    with_cam = timed(lambda: screener.predict(grey, with_cam=True), args.repeats)
-    batched = timed(lambda: screener.predict_batch(batch), max(3, args.repeats // 4))
-    ms = lambda times: round(1000 * statistics.median(times), 1)  # noqa: E731
+    with tempfile.TemporaryDirectory() as tmp:
+        png = str(Path(tmp) / 'radiograph.png')
+        cv2.imwrite(png, grey)
+        baseline = stock_inferencer(screener)
+        with redirect_stdout(io.StringIO()):  # the stock inferencer draws a progress bar
+            baseline_ms = round(1000 * statistics.median(
+                timed(lambda: baseline(png), args.repeats)), 1)
+        screener.bf16 = False
+        fp32 = measure(screener, grey, png, args)
+        screener.bf16 = True
+        bf16 = measure(screener, grey, png, args)
+        screener.bf16 = False
 
     result = dict(
         model=screener.name, config=str(screener.config_path),
         weights=str(screener.checkpoint_path) if screener.checkpoint_path else 'random',
         img_size=screener.input_size, source_image='1024x1024 uint8 grey',
         threads=torch.get_num_threads(), device=args.device, repeats=args.repeats,
-        load_s=round(load_s, 2),
-        predict_ms=ms(predict), predict_cam_ms=ms(with_cam),
-        predict_ms_p90=round(1000 * float(np.percentile(predict, 90)), 1),
-        predict_cam_ms_p90=round(1000 * float(np.percentile(with_cam, 90)), 1),
-        batch1_img_per_s=round(1000 / ms(predict), 1),
-        batch_size=args.batch_size,
-        batched_img_per_s=round(args.batch_size / statistics.median(batched), 1),
+        load_s=round(load_s, 2), batch_size=args.batch_size,
+        **{k: v for k, v in fp32.items() if k != 'prob_tb'},
+        bf16={k: v for k, v in bf16.items() if k != 'prob_tb'},
+        baseline_file_predict_ms=baseline_ms,
+        file_speedup_fp32=round(baseline_ms / fp32['file_predict_ms'], 2),
+        file_speedup_bf16=round(baseline_ms / bf16['file_predict_ms'], 2),
+        bf16_prob_tb_abs_diff=abs(fp32['prob_tb'] - bf16['prob_tb']),
         cpu=cpu_name(), cpu_count=os.cpu_count(), torch=torch.__version__,
         load_average=[round(x, 2) for x in os.getloadavg()],
         date=time.strftime('%Y-%m-%d %H:%M'))
 
-    print('| model | input | threads | predict (ms) | predict + Grad-CAM (ms) '
-          '| batch-1 (img/s) | batch-%d (img/s) |' % args.batch_size)
-    print('|---|---|---|---|---|---|---|')
-    print(f"| {result['model']} | {result['img_size']} | {result['threads']} "
-          f"| {result['predict_ms']} | {result['predict_cam_ms']} "
-          f"| {result['batch1_img_per_s']} | {result['batched_img_per_s']} |")
-    print(f"load {result['load_s']} s; CPU load average {result['load_average']} "
-          f"(other processes slow these numbers down)", file=sys.stderr)
+    print('| model | input | precision | predict (ms) | predict + Grad-CAM (ms) | batch-1 (img/s) '
+          f'| batch-{args.batch_size} (img/s) | file → P(TB): baseline / mmtb (ms) | ratio |')
+    print('|---|---|---|---|---|---|---|---|---|')
+    for name, row in (('fp32', fp32), ('bf16', bf16)):
+        print(f"| {result['model']} | {result['img_size']} | {name} | {row['predict_ms']} "
+              f"| {row['predict_cam_ms']} | {row['batch1_img_per_s']} "
+              f"| {row['batched_img_per_s']} | {baseline_ms} / {row['file_predict_ms']} "
+              f"| {baseline_ms / row['file_predict_ms']:.2f}× |")
+    print(f"bf16 moves P(TB) by {result['bf16_prob_tb_abs_diff']:.2e}; load {result['load_s']} s; "
+          f"CPU load average {result['load_average']} (other processes slow these numbers down)",
+          file=sys.stderr)
 
     if args.out:
         out = Path(args.out)
