@@ -102,3 +102,19 @@ def test_dist_test_with_two_cpu_processes(trained, tiny_dataset, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     # every test image is counted once although two processes shared the work
     assert json.loads(out.read_text())['metrics']['screening/num_samples'] == 8
+
+
+def test_fast_path_switches_set_the_config(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('train_tool', REPO / 'tools/train.py')
+    train_tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_tool)
+    plain = train_tool.train_config(train_tool.parse_args(
+        [str(REPO / CONFIG), '--work-dir', str(tmp_path)]))
+    assert not plain.get('compile')
+    assert plain.optim_wrapper.get('type', 'OptimWrapper') == 'OptimWrapper'
+    fast = train_tool.train_config(train_tool.parse_args(
+        [str(REPO / CONFIG), '--work-dir', str(tmp_path), '--amp', '--compile']))
+    assert fast.compile is True
+    expected = 'AmpOptimWrapper' if torch.cuda.is_available() else 'CPUAutocastOptimWrapper'
+    assert fast.optim_wrapper.type == expected
