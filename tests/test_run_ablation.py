@@ -33,6 +33,7 @@ def test_grid_runs_skips_and_reports_failures(tiny_dataset, tmp_path):
     run_dir = results / 'efficientnet-b0-fpn_noaug_1xb32-adamw-10e_tbcxr-64px'
     record = json.loads((run_dir / 'metrics.json').read_text())
     assert record['status'] == 'ok'
+    assert record['train_args'][:2] == ['--cfg-options', 'train_cfg.max_epochs=1']
     assert 'screening/op/threshold' in record['metrics']['ext']
     assert list(run_dir.glob('train_*.log'))
     assert (results / 'table.csv').is_file()

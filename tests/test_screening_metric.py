@@ -83,3 +83,17 @@ def test_scores_file_round_trips_per_image_scores(tmp_path):
     scores = read_scores(tmp_path / 'scores.csv')
     assert scores['img2.png'] == (1, pytest.approx(0.99999994, abs=1e-8))
     assert scores['img1.png'] == (0, pytest.approx(0.2))
+
+
+def test_scores_file_keeps_images_that_share_a_file_name_apart(tmp_path):
+    from mmtb.evaluation.metrics import read_scores
+    metric = ScreeningMetric(scores_file=str(tmp_path / 'scores.csv'), n_boot=10)
+    paths = ['/data/site_a/TB/1.png', '/data/site_b/TB/1.png', '/data/site_a/Normal/2.png']
+    metric.process(None, [dict(pred_score=torch.tensor([1 - p, p]), gt_label=torch.tensor([y]),
+                               img_path=path)
+                          for path, p, y in zip(paths, (0.9, 0.8, 0.1), (1, 1, 0))])
+    metric.evaluate(3)
+    scores = read_scores(tmp_path / 'scores.csv')
+    assert scores == {'site_a/TB/1.png': (1, pytest.approx(0.9)),
+                      'site_b/TB/1.png': (1, pytest.approx(0.8)),
+                      'site_a/Normal/2.png': (0, pytest.approx(0.1))}

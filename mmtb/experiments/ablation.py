@@ -117,8 +117,11 @@ def evaluate(run: AblationRun, name: str, data_root: Optional[str] = None,
     return json.loads(out.read_text())['metrics']
 
 
-def collect(run: AblationRun, results_dir: Path) -> None:
-    """Copy the run's logs, scalars and metrics into the committed results folder."""
+def collect(run: AblationRun, results_dir: Path, train_args: List[str] = ()) -> None:
+    """Copy the run's logs, scalars and metrics into the committed results folder.
+
+    ``train_args`` (e.g. ``--amp``) are recorded so the table says how each run was trained.
+    """
     dest = results_dir / run.name
     dest.mkdir(parents=True, exist_ok=True)
     for log in sorted(run.work_dir.glob('2*/2*.log')):
@@ -131,7 +134,8 @@ def collect(run: AblationRun, results_dir: Path) -> None:
         shutil.copy(scalars, dest / f'scalars_{scalars.parent.parent.name}.json')
     (dest / 'metrics.json').write_text(json.dumps(
         dict(config=run.config, img_size=run.img_size, seed=run.seed, status=run.status,
-             threshold_split=run.threshold_split, metrics=run.metrics), indent=2))
+             threshold_split=run.threshold_split, train_args=list(train_args),
+             metrics=run.metrics), indent=2))
 
 
 def evaluate_validation(run: AblationRun) -> Optional[dict]:
@@ -189,5 +193,5 @@ def run_grid(runs: List[AblationRun], results_dir: Path, externals: Dict[str, st
         else:
             evaluate_run(run, externals)
         print(f'   {run.status}', flush=True)
-        collect(run, results_dir)
+        collect(run, results_dir, train_args)
     return runs

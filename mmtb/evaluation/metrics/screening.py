@@ -7,7 +7,7 @@ specificity >= 70%). ROC/AUC come from scikit-learn.
 """
 import csv
 import os.path as osp
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
@@ -50,6 +50,16 @@ def write_scores(path: str, files: Sequence[str], labels: Sequence[int],
         writer.writerow(['file', 'label', 'prob_tb'])
         for row in sorted(zip(files, labels, scores)):
             writer.writerow([row[0], int(row[1]), f'{row[2]:.9g}'])
+
+
+def score_file_names(paths: Sequence[str]) -> List[str]:
+    """How images are named in a scores CSV: file names, or, when two share a name, paths
+    relative to the images' common folder, so that no two rows collapse when read back."""
+    names = [osp.basename(p) for p in paths]
+    if len(set(names)) == len(names):
+        return names
+    common = osp.commonpath([osp.abspath(p) for p in paths])
+    return [osp.relpath(osp.abspath(p), common) for p in paths]
 
 
 def read_scores(path: str) -> dict:
@@ -136,7 +146,8 @@ class ScreeningMetric(BaseMetric):
         operating_threshold: a threshold chosen on another set, applied unchanged here.
         n_boot: bootstrap resamples for the AUC confidence interval.
         scores_file: also write every image's P(TB) and label to this CSV (``file, label,
-            prob_tb``; file names only, no pixels), for paired comparisons between models.
+            prob_tb``; names only, no pixels: see :func:`score_file_names`), for paired
+            comparisons between models.
     """
     default_prefix = 'screening'
 
@@ -156,12 +167,12 @@ class ScreeningMetric(BaseMetric):
         for sample in data_samples:
             self.results.append((float(sample['pred_score'][self.positive_index]),
                                  int(sample['gt_label'][0]),
-                                 osp.basename(sample.get('img_path') or '')))
+                                 sample.get('img_path') or ''))
 
     def compute_metrics(self, results: list) -> dict:
-        scores, labels, files = zip(*results)
+        scores, labels, paths = zip(*results)
         if self.scores_file:
-            write_scores(self.scores_file, files, labels, scores)
+            write_scores(self.scores_file, score_file_names(paths), labels, scores)
         return screening_report(scores, labels, threshold=self.threshold,
                                 operating_threshold=self.operating_threshold,
                                 n_boot=self.n_boot, seed=self.seed)
