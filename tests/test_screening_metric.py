@@ -97,3 +97,33 @@ def test_scores_file_keeps_images_that_share_a_file_name_apart(tmp_path):
     assert scores == {'site_a/TB/1.png': (1, pytest.approx(0.9)),
                       'site_b/TB/1.png': (1, pytest.approx(0.8)),
                       'site_a/Normal/2.png': (0, pytest.approx(0.1))}
+
+
+def test_compare_scores_tool_pairs_images_and_refuses_mismatched_labels(tmp_path, capsys):
+    import importlib.util
+    import json
+
+    from conftest import REPO
+
+    from mmtb.evaluation.metrics import write_scores
+    rng = np.random.default_rng(0)
+    labels = [1] * 30 + [0] * 30
+    files = [f'img{i}.png' for i in range(60)]
+    weak = [rng.random() + 0.2 * y for y in labels]
+    strong = [0.2 + 0.6 * y + 0.1 * rng.random() for y in labels]
+    write_scores(tmp_path / 'weak.csv', files, labels, weak)
+    write_scores(tmp_path / 'strong.csv', files[:50], labels[:50], strong[:50])  # fewer images
+    write_scores(tmp_path / 'relabelled.csv', files, [1 - y for y in labels], strong)
+    spec = importlib.util.spec_from_file_location(
+        'compare_scores', REPO / 'tools/analysis_tools/compare_scores.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = tmp_path / 'cmp.json'
+    assert tool.main([str(tmp_path / 'weak.csv'), str(tmp_path / 'strong.csv'),
+                      '--names', 'weak', 'strong', '--n-boot', '100', '--out', str(out)]) == 0
+    (row,) = json.loads(out.read_text())
+    assert row['num_images'] == 50 and row['num_tb'] == 30 and row['auc'] == 1.0
+    assert 0 < row['delta_ci_low'] <= row['delta_auc'] <= row['delta_ci_high']
+    assert '| strong | 1.000 |' in capsys.readouterr().out
+    assert tool.main([str(tmp_path / 'weak.csv'), str(tmp_path / 'relabelled.csv')]) == 2
+    assert 'label the same image differently' in capsys.readouterr().err

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import List, Optional
 
-from mmtb.evaluation.metrics import paired_bootstrap_auc_delta, read_scores
+from mmtb.evaluation.metrics import compare_scores, read_scores
 
 AUG_NAMES = {'noaug': 'none', 're': 'RE', 're-ra': 'RE+RA', 're-ra-rf': 'RE+RA+RF'}
 # steps of the shortcut study (configs/robust/), written after the paper's setting
@@ -60,12 +60,13 @@ def _paired_delta(base_scores: Path, run_scores: Path) -> Optional[str]:
     if not (base_scores.is_file() and run_scores.is_file()):
         return None
     base, run = read_scores(base_scores), read_scores(run_scores)
-    files = sorted(base)
-    if sorted(run) != files or any(base[f][0] != run[f][0] for f in files):
+    if sorted(base) != sorted(run):
         return None  # not the same images: no paired comparison
-    labels = [base[f][0] for f in files]
-    delta, low, high = paired_bootstrap_auc_delta(
-        [base[f][1] for f in files], [run[f][1] for f in files], labels)
+    try:
+        change = compare_scores(base, run)
+    except ValueError:  # labels differ, or one class only
+        return None
+    delta, low, high = change['delta_auc'], change['delta_ci_low'], change['delta_ci_high']
     return f'{delta:+.3f} ({low:+.3f}, {high:+.3f})'
 
 

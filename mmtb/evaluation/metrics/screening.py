@@ -105,6 +105,27 @@ def paired_bootstrap_auc_delta(scores_a, scores_b, labels, n_boot: int = 1000, s
     return float(delta), float(low), float(high)
 
 
+def compare_scores(reference: dict, other: dict, n_boot: int = 1000) -> dict:
+    """Two models' :func:`read_scores` results on the images both scored: their AUCs and the
+    paired AUC change (other - reference) with its 95 % CI.
+
+    Raises ValueError when the files label an image differently or the shared images lack a
+    class. The CI covers the sampling of test images, not training noise (another seed).
+    """
+    files = sorted(set(reference) & set(other))
+    labels = [reference[f][0] for f in files]
+    if any(other[f][0] != label for f, label in zip(files, labels)):
+        raise ValueError('the two scores files label the same image differently')
+    if len(set(labels)) < 2:
+        raise ValueError(f'the {len(files)} images both files score need both classes')
+    ref, oth = [reference[f][1] for f in files], [other[f][1] for f in files]
+    delta, low, high = paired_bootstrap_auc_delta(ref, oth, labels, n_boot=n_boot)
+    return dict(num_images=len(files), num_tb=int(sum(labels)),
+                reference_auc=float(roc_auc_score(labels, ref)),
+                auc=float(roc_auc_score(labels, oth)),
+                delta_auc=delta, delta_ci_low=low, delta_ci_high=high)
+
+
 def screening_report(scores: Sequence[float], labels: Sequence[int], threshold: float = 0.5,
                      operating_threshold: Optional[float] = None, n_boot: int = 1000,
                      seed: int = 0) -> dict:
