@@ -90,11 +90,21 @@ def _add_deltas(rows: List[dict], records: List[dict], folders: List[Path],
                 row[f'{name} ΔAUC'] = paired or f'{delta:+.3f}'
 
 
+def _paper_order(item) -> tuple:
+    """Rows as in the paper's Table 2: by model, then none / RE / RE+RA / RE+RA+RF (+ steps)."""
+    path, record = item
+    model, aug = _model_and_aug(record['config'])
+    paper = aug.split(' + ')[0]
+    rank = list(AUG_NAMES.values()).index(paper) if paper in AUG_NAMES.values() else len(AUG_NAMES)
+    return model, rank, aug, path.parent.name
+
+
 def table_rows(results_dir: Path, baseline: Optional[str] = None) -> List[dict]:
     """One row per run; with ``baseline`` (a run name) also each AUC's change from it."""
     rows, records, folders = [], [], []
-    for path in sorted(Path(results_dir).glob('*/metrics.json')):
-        record = json.loads(path.read_text())
+    found = [(path, json.loads(path.read_text()))
+             for path in Path(results_dir).glob('*/metrics.json')]
+    for path, record in sorted(found, key=_paper_order):
         records.append(record)
         folders.append(path.parent)
         model, aug = _model_and_aug(record['config'])
