@@ -28,6 +28,7 @@ def test_grid_runs_skips_and_reports_failures(tiny_dataset, tmp_path):
     assert first.returncode == 0, first.stderr[-3000:]
     table = (results / 'table.md').read_text()
     assert 'efficientnet-b0-fpn' in table and 'none' in table
+    assert '85.9 / 78.0 / 88.0 / 80.9' in table  # the paper's row beside ours
     assert 'failed: training' in table  # the broken config is in the table, not left out
     assert 'ext AUC (95% CI)' in table
     run_dir = results / 'efficientnet-b0-fpn_noaug_1xb32-adamw-10e_tbcxr-64px'

@@ -20,6 +20,17 @@ AUG_NAMES = {'noaug': 'none', 're': 'RE', 're-ra': 'RE+RA', 're-ra-rf': 'RE+RA+R
 STEP_NAMES = {'clahe': 'CLAHE', 'mask': 'mask marks', 'lungcrop': 'lung crop',
               'shift': 'shift aug', 'paste': 'counter-cue', 'robust': 'all cue steps',
               'bblr': 'backbone lr ×0.1'}
+# the paper's Table 2 (512 px, TB DB + Shenzhen): accuracy, precision, recall, F1 in %
+PAPER_TABLE2 = {
+    ('resnet50-fpn', 'none'): (85.6, 78.2, 90.0, 81.1),
+    ('resnet50-fpn', 'RE'): (90.0, 93.9, 74.0, 79.4),
+    ('resnet50-fpn', 'RE+RA'): (93.8, 96.4, 83.9, 88.6),
+    ('resnet50-fpn', 'RE+RA+RF'): (96.3, 93.6, 94.6, 94.1),
+    ('efficientnet-b0-fpn', 'none'): (85.9, 78.0, 88.0, 80.9),
+    ('efficientnet-b0-fpn', 'RE'): (91.5, 86.4, 85.9, 86.2),
+    ('efficientnet-b0-fpn', 'RE+RA'): (94.0, 90.2, 90.6, 90.4),
+    ('efficientnet-b0-fpn', 'RE+RA+RF'): (94.2, 89.8, 92.3, 91.0),
+}
 PAPER_COLUMNS = [('Accuracy', 'accuracy'), ('Precision', 'precision'), ('Recall', 'recall'),
                  ('F1', 'f1'), ('Specificity', 'specificity')]
 
@@ -111,6 +122,9 @@ def table_rows(results_dir: Path, baseline: Optional[str] = None) -> List[dict]:
         internal = record['metrics'].get('internal', {})
         row = {'Run': path.parent.name, 'Model': model, 'Augmentation': aug,
                'Input': record.get('img_size') or 512, 'Seed': record.get('seed')}
+        paper = PAPER_TABLE2.get((model, aug))
+        if paper:  # the paper's own numbers for this row, beside ours
+            row['Paper Acc/Prec/Rec/F1'] = ' / '.join(map(str, paper))
         for title, key in PAPER_COLUMNS:
             value = internal.get(f'screening/{key}')
             row[title] = '' if value is None else f'{value:.1f}'
