@@ -11,10 +11,16 @@ INSTALL_REQUIRES = [
     'mmpretrain==1.2.0',
     'timm==1.0.31',
     'numpy==2.4.6',
+    # both install cv2 (mmengine/mmcv-lite need opencv-python, grad-cam the headless one):
+    # the same version keeps the two from overwriting each other with different builds
     'opencv-python==4.14.0.94',
     'opencv-python-headless==4.14.0.94',
     'pillow==13.0.0',
     'pydicom==3.0.2',
+    # pixel-data plugins for compressed DICOM (JPEG, JPEG-LS, JPEG 2000 and RLE transfer syntaxes)
+    'pylibjpeg==2.1.0',
+    'pylibjpeg-libjpeg==2.5.0',
+    'pylibjpeg-openjpeg==2.6.0',
     'scikit-learn==1.9.1',
     'scipy==1.17.1',
     'tqdm==4.70.1',

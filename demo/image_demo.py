@@ -1,6 +1,6 @@
 """Screen one chest X-ray for TB from the command line; prints the result as JSON.
 
-    python demo/image_demo.py xray.png --checkpoint work_dirs/<run>/best_*.pth --out cam.png
+    python demo/image_demo.py xray.png --checkpoint work_dirs/<run>/epoch_10.pth --out cam.png
 
 Uses the same inference path as the app (mmtb.apis.TBScreener): the one decoder for the file,
 the config's test pipeline for preprocessing, Grad-CAM on the FPN's finest level for --out.

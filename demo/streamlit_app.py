@@ -46,7 +46,7 @@ from mmtb.apis import TBScreener, list_checkpoints, overlay_cam, read_operating_
 from mmtb.io.decode import XrayDecodeError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-UPLOAD_TYPES = ['png', 'jpg', 'jpeg', 'dcm', 'dicom']
+UPLOAD_TYPES = ['png', 'jpg', 'jpeg', 'dcm', 'dicom', 'tif', 'tiff', 'bmp']
 EDIT_DEFAULTS = dict(edit_crop=False, edit_scale=100, edit_brightness=1.0,
                      edit_contrast=1.0, edit_sharpness=1.0)
 NO_MODEL_HELP = (

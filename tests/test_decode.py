@@ -284,6 +284,18 @@ def test_dicom_from_path_with_and_without_preamble(tmp_path):
         np.testing.assert_array_equal(read_grey(path), expected)
 
 
+@pytest.mark.parametrize('compressed', ['MR_small_jpeg_ls_lossless.dcm', 'MR_small_RLE.dcm',
+                                        'MR_small_jp2klossless.dcm'])
+def test_compressed_dicom_decodes_like_the_uncompressed_file(compressed):
+    """Lossless JPEG-LS / RLE / JPEG 2000, the syntaxes archives export radiographs in, decode
+    through pydicom's plugins (pylibjpeg is an install requirement) to the same pixels."""
+    from pydicom.data import get_testdata_file
+    reference = decode_xray(get_testdata_file('MR_small.dcm'))
+    decoded = decode_xray(get_testdata_file(compressed))
+    assert decoded.source_format == 'DICOM' and decoded.bit_depth == 16
+    np.testing.assert_array_equal(decoded.grey, reference.grey)
+
+
 def test_colour_dicom_is_refused():
     rgb = np.zeros((40, 48, 3), np.uint8)
     with pytest.raises(XrayDecodeError, match='^Colour DICOM images are not supported: '):

@@ -14,6 +14,7 @@ from PIL import Image
 
 import mmtb.apis.inference as inference
 from mmtb.apis import (
+    CheckpointLoadError,
     GradCAMExplainer,
     ModelNotFoundError,
     TBScreener,
@@ -231,6 +232,22 @@ def test_model_errors_are_clear(tiny_checkpoint, tmp_path):
         TBScreener(config=EFFNET)
     with pytest.raises(ValueError, match='does not fit the config'):
         TBScreener(config=RESNET, checkpoint=tiny_checkpoint.checkpoint)
+
+
+@pytest.mark.parametrize('content', [b'not a checkpoint', b'PK\x03\x04truncated zip'])
+def test_unreadable_checkpoint_is_a_clear_error_not_unsafe_advice(tmp_path, content):
+    bad = tmp_path / 'bad.pth'
+    bad.write_bytes(content)
+    with pytest.raises(CheckpointLoadError, match='not a readable mmengine checkpoint') as e:
+        TBScreener(config=EFFNET, checkpoint=bad)
+    assert 'weights_only' not in str(e.value)
+
+
+def test_checkpoint_with_a_disallowed_object_is_refused(tmp_path):
+    bad = tmp_path / 'pickled.pth'
+    torch.save({'state_dict': {}, 'payload': Path('.')}, bad)  # not on the allow-list
+    with pytest.raises(CheckpointLoadError):
+        TBScreener(config=EFFNET, checkpoint=bad)
 
 
 def test_random_weights_are_flagged():

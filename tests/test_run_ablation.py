@@ -76,3 +76,25 @@ def test_table_names_study_steps_and_shows_change_from_a_baseline(tmp_path):
     assert deltas['run-robust'].startswith('-')  # from the per-image scores,
     assert deltas['run-robust'].count('(') == 1  # with its paired bootstrap CI
     assert deltas['run-clahe'] == '+0.050'  # no scores kept: no CI
+
+
+def load_runner():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('run_ablation', REPO / 'tools/run_ablation.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_paths_given_from_another_directory_and_external_specs(tmp_path, monkeypatch, capsys):
+    import pytest
+    runner = load_runner()
+    monkeypatch.chdir(tmp_path)
+    assert runner.repo_path(str(REPO / CONFIG)) == CONFIG  # recorded as from the repo root
+    assert runner.repo_path('results') == str(tmp_path / 'results')  # the caller's folder
+    args = runner.parse_args(['--results-dir', 'r', '--external', 'pk=data/pk'])
+    assert args.external == [('pk', 'data/pk')]
+    for bad in ('pakistan256', 'internal=data/x', '=data/x', 'pk='):
+        with pytest.raises(SystemExit):
+            runner.parse_args(['--results-dir', 'r', '--external', bad])
+        assert 'NAME=DATA_ROOT' in capsys.readouterr().err

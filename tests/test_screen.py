@@ -119,3 +119,23 @@ def test_screen_without_a_model_says_so(scans, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(inference, 'DEFAULT_MODEL_DIR', tmp_path / 'no_default')
     assert load_screen().main([str(root), '--out', str(tmp_path / 'r.csv')]) == 1
     assert 'no default model shipped; pass --checkpoint' in capsys.readouterr().err
+
+
+def test_folders_yield_dicom_files_without_an_extension(tmp_path):
+    """PACS exports name DICOM files by UID or number: the preamble, not the name, decides."""
+    from pydicom.data import get_testdata_file
+    dicom = open(get_testdata_file('MR_small.dcm'), 'rb').read()
+    for name in ('IM0001', '1.2.840.113619.2.5', 'scan.dicom', 'scan.DCM'):
+        (tmp_path / name).write_bytes(dicom)
+    (tmp_path / 'notes').write_text('no extension, not DICOM')
+    (tmp_path / 'export.txt').write_bytes(dicom)  # a named type that is not an image stays out
+    found = {rel.name for _, rel in load_screen().collect([tmp_path])}
+    assert found == {'IM0001', '1.2.840.113619.2.5', 'scan.dicom', 'scan.DCM'}
+
+
+def test_bf16_with_grad_cam_is_refused(tmp_path, capsys):
+    """Grad-CAM's forward is fp32: mixing it with --bf16 would give P(TB) of two precisions."""
+    with pytest.raises(SystemExit) as e:
+        load_screen().parse_args([str(tmp_path), '--out', 'x.csv', '--bf16', '--cam-dir', 'c'])
+    assert e.value.code == 2
+    assert '--bf16 cannot be combined with --cam-dir' in capsys.readouterr().err

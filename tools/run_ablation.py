@@ -12,9 +12,10 @@ across sessions until the table is complete. ``--table-only`` rebuilds the table
 committed ``metrics.json`` files.
 """
 import argparse
+import os
 from pathlib import Path
 
-from mmtb.experiments import AblationRun, results_table, run_grid
+from mmtb.experiments import AblationRun, external_set, results_table, run_grid
 from mmtb.experiments.ablation import THRESHOLD_SPLITS
 
 PAPER_GRID = [f'configs/{family}/{model}_{aug}_1xb32-adamw-10e_tbcxr-512px.py'
@@ -26,6 +27,14 @@ PRETRAINED_GRID = [f'configs/efficientnet/efficientnet-lite0-in1k-pre-fpn_{aug}_
                    'tbcxr-512px.py' for aug in ('noaug', 're-ra-rf')]
 GRIDS = {'paper': PAPER_GRID, 'pretrained': PRETRAINED_GRID,
          'table2': PAPER_GRID + PRETRAINED_GRID}
+REPO = Path(__file__).resolve().parents[1]
+
+
+def repo_path(path: str) -> str:
+    """A path given from the caller's directory, relative to the repo when inside it: the
+    runner works from the repo root, and recorded paths stay the same from anywhere."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else str(resolved)
 
 
 def parse_args(argv=None):
@@ -35,7 +44,9 @@ def parse_args(argv=None):
     parser.add_argument('--img-size', type=int, help='input size for every run (e.g. 224)')
     parser.add_argument('--seeds', type=int, nargs='+', help='run every config with each seed')
     parser.add_argument('--external', action='append', default=[], metavar='NAME=DATA_ROOT',
-                        help='an external test set (converted with --all-test); repeatable')
+                        type=external_set,
+                        help="an external test set (converted with --all-test); repeatable; "
+                             "NAME is not 'internal' or 'val'")
     parser.add_argument(
         '--threshold-split', choices=THRESHOLD_SPLITS, default='test',
         help="where the 90%%-sensitivity operating threshold is chosen: 'test' = the internal "
@@ -56,15 +67,15 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    results_dir = Path(args.results_dir)
+    results_dir = Path(repo_path(args.results_dir))
+    work_root = repo_path(args.work_root)
+    configs = [repo_path(c) for c in args.configs] + GRIDS.get(args.grid, [])
+    externals = {name: repo_path(root) for name, root in args.external}
+    os.chdir(REPO)
     if not args.table_only:
-        configs = args.configs + GRIDS.get(args.grid, [])
         if not configs:
             raise SystemExit('give configs or --grid')
-        externals = dict(spec.split('=', 1) for spec in args.external)
-        if {'internal', 'val'} & set(externals):
-            raise SystemExit("--external: 'internal' and 'val' name the runner's own results")
-        runs = [AblationRun(c, args.img_size, seed, args.work_root,
+        runs = [AblationRun(c, args.img_size, seed, work_root,
                             threshold_split=args.threshold_split)
                 for c in configs for seed in (args.seeds or [None])]
         run_grid(runs, results_dir, externals, args.train_args)

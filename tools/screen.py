@@ -22,7 +22,7 @@ from tqdm import tqdm
 from mmtb.apis import Prediction, TBScreener, overlay_cam
 from mmtb.io.decode import XrayDecodeError, decode_xray
 
-IMAGE_EXTENSIONS = {'.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.dcm'}
+IMAGE_EXTENSIONS = {'.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.dcm', '.dicom'}
 COLUMNS = ['file', 'prob_tb', 'decision', 'threshold', 'warnings', 'error']
 
 
@@ -44,11 +44,26 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error('--batch-size must be at least 1')
+    if args.bf16 and args.cam_dir:  # one CSV must not mix precisions silently
+        parser.error('--bf16 cannot be combined with --cam-dir: Grad-CAM and the P(TB) computed '
+                     'with it run in fp32; screen in bf16 and draw maps in a separate run')
     return args
 
 
+def is_dicom_without_extension(path: Path) -> bool:
+    """PACS exports often name DICOM files by UID with no extension; the preamble tells."""
+    if path.suffix.lower() in IMAGE_EXTENSIONS or path.suffix[1:].isalpha():
+        return False  # a known image, or another file type (e.g. .txt, .csv)
+    try:
+        with open(path, 'rb') as f:
+            return f.read(132)[128:] == b'DICM'
+    except OSError:
+        return False
+
+
 def collect(inputs, skip_dir=None) -> list[tuple[Path, Path]]:
-    """(file, its path relative to the input it came from); folders are searched recursively.
+    """(file, its path relative to the input it came from); folders are searched recursively
+    for image files and extension-less DICOM files.
 
     Files under ``skip_dir`` (the CAM folder) are left out, so that a second run does not
     screen the overlays of the first.
@@ -59,7 +74,9 @@ def collect(inputs, skip_dir=None) -> list[tuple[Path, Path]]:
         if item.is_dir():
             root = item.name or item.resolve().name
             for path in sorted(item.rglob('*')):
-                if (path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS
+                if (path.is_file()
+                        and (path.suffix.lower() in IMAGE_EXTENSIONS
+                             or is_dicom_without_extension(path))
                         and not (skip and path.resolve().is_relative_to(skip))):
                     found.append((path, Path(root) / path.relative_to(item)))
         else:  # a named file is always tried (a missing one becomes an error row)

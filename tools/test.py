@@ -30,6 +30,13 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def screening_evaluators(cfg) -> list:
+    """The config's ScreeningMetric entries; ``test_evaluator`` may be one dict or a list."""
+    evaluators = cfg.test_evaluator
+    evaluators = evaluators if isinstance(evaluators, list) else [evaluators]
+    return [e for e in evaluators if e.get('type') == 'ScreeningMetric']
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.img_size, args.work_dir)
@@ -39,13 +46,15 @@ def main(argv=None):
     cfg.load_from, cfg.resume = args.checkpoint, False
     if args.data_root:
         cfg.test_dataloader.dataset.data_root = args.data_root
-    if args.operating_threshold is not None:
-        cfg.test_evaluator.operating_threshold = args.operating_threshold
-    if args.scores:
-        evaluators = cfg.test_evaluator
-        for evaluator in evaluators if isinstance(evaluators, list) else [evaluators]:
-            if evaluator.get('type') == 'ScreeningMetric':
-                evaluator.scores_file = args.scores
+    screening = screening_evaluators(cfg)
+    if not screening and (args.operating_threshold is not None or args.scores):
+        raise SystemExit('--operating-threshold and --scores need a ScreeningMetric in the '
+                         "config's test_evaluator")
+    for evaluator in screening:
+        if args.operating_threshold is not None:
+            evaluator.operating_threshold = args.operating_threshold
+        if args.scores:
+            evaluator.scores_file = args.scores
     if args.dump:
         evaluators = cfg.test_evaluator
         evaluators = evaluators if isinstance(evaluators, list) else [evaluators]

@@ -2,6 +2,7 @@
 from .cam import GradCAMExplainer, backbone_last_stage, default_target_layer
 from .inference import (
     DEFAULT_MODEL_DIR,
+    CheckpointLoadError,
     ModelNotFoundError,
     Prediction,
     TBScreener,
@@ -11,7 +12,7 @@ from .inference import (
 )
 
 __all__ = [
-    'DEFAULT_MODEL_DIR', 'GradCAMExplainer', 'ModelNotFoundError', 'Prediction', 'TBScreener',
-    'backbone_last_stage', 'default_target_layer', 'list_checkpoints', 'overlay_cam',
-    'read_operating_point'
+    'CheckpointLoadError', 'DEFAULT_MODEL_DIR', 'GradCAMExplainer', 'ModelNotFoundError',
+    'Prediction', 'TBScreener', 'backbone_last_stage', 'default_target_layer',
+    'list_checkpoints', 'overlay_cam', 'read_operating_point'
 ]

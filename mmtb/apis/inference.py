@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+import pickle
 import re
 import sys
+import zipfile
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,12 +43,28 @@ TB_CLASS = 'tuberculosis'
 DEFAULT_THRESHOLD = 0.5
 RANDOM_WEIGHTS_WARNING = 'The model has random weights (benchmarking only): ignore its output.'
 
-__all__ = ['DEFAULT_MODEL_DIR', 'ModelNotFoundError', 'Prediction', 'TBScreener',
-           'list_checkpoints', 'overlay_cam', 'read_operating_point']
+__all__ = ['CheckpointLoadError', 'DEFAULT_MODEL_DIR', 'ModelNotFoundError', 'Prediction',
+           'TBScreener', 'list_checkpoints', 'overlay_cam', 'read_operating_point']
 
 
 class ModelNotFoundError(FileNotFoundError):
     """No usable config/checkpoint (e.g. no default model shipped); str(e) says what to pass."""
+
+
+class CheckpointLoadError(ValueError):
+    """A checkpoint file exists but cannot be read: corrupt, truncated, not a checkpoint, or it
+    holds objects outside the weights-only allow-list (never loaded unsafely instead)."""
+
+
+# What torch.load raises for a corrupt/truncated zip, a pickle with disallowed globals or
+# arbitrary bytes. Its own message suggests weights_only=False, unsafe advice for an upload.
+_UNREADABLE_CHECKPOINT = (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile)
+
+
+def _unreadable(checkpoint, error: BaseException) -> CheckpointLoadError:
+    return CheckpointLoadError(
+        f'{checkpoint} is not a readable mmengine checkpoint ({type(error).__name__}): the file '
+        'is corrupt, truncated, not a checkpoint, or holds objects mmtb does not load')
 
 
 @dataclass
@@ -242,10 +260,15 @@ class TBScreener:
         self.card_path: Optional[Path] = card if card and card.is_file() else None
         self.model_warnings = [] if checkpoint else [RANDOM_WEIGHTS_WARNING]
 
-        with _model_loading_messages_to_stderr():
-            self.inferencer = ImageClassificationInferencer(
-                model=config if isinstance(config, Config) else str(config),
-                pretrained=str(checkpoint) if checkpoint else False, device=str(self.device))
+        try:
+            with _model_loading_messages_to_stderr():
+                self.inferencer = ImageClassificationInferencer(
+                    model=config if isinstance(config, Config) else str(config),
+                    pretrained=str(checkpoint) if checkpoint else False, device=str(self.device))
+        except _UNREADABLE_CHECKPOINT as e:
+            if not checkpoint:
+                raise
+            raise _unreadable(checkpoint, e) from None
         self.model = self.inferencer.model
         if checkpoint:
             self._check_weights_fit(checkpoint)

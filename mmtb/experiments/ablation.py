@@ -22,6 +22,15 @@ from mmtb.utils.config import load_config, run_name
 
 REPO = Path(__file__).resolve().parents[2]
 THRESHOLD_SPLITS = ('test', 'val')
+
+
+def external_set(spec: str) -> tuple:
+    """``NAME=DATA_ROOT`` -> (name, root), an argparse ``type`` (ValueError: a usage error);
+    'internal' and 'val' are taken by the runner's own results."""
+    name, sep, root = spec.partition('=')
+    if not (sep and name and root) or name in ('internal', 'val'):
+        raise ValueError(spec)
+    return name, root
 VAL_ANN_FILE = 'meta/val.json'
 # tools/test.py's Runner dumps its config (data root and ann_file overrides included) into its
 # work dir; testing in a sub-folder keeps the trained config, which every later evaluation and

@@ -24,6 +24,7 @@ import torch
 from mmengine.config import Config
 
 import mmtb  # noqa: F401  (allow-lists mmengine checkpoints for weights-only loading)
+from mmtb.experiments import external_set
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,6 +38,11 @@ def write_weights(checkpoint: Path, out: Path) -> dict:
     torch.save({'state_dict': state, 'meta': {'dataset_meta': {'classes': classes}}},
                out / 'model.pth')
     return dict(epoch=meta.get('epoch'), source=str(checkpoint))
+
+
+def internal_data_root(out: Path) -> str:
+    """Where the published config's test split (the threshold's source) lives."""
+    return str(Config.fromfile(str(out / 'config.py')).test_dataloader.dataset.data_root)
 
 
 def write_config(config: Path, out: Path) -> Config:
@@ -191,7 +197,8 @@ def main(argv=None):
     parser.add_argument('config', help='the trained config (the .py in the work dir)')
     parser.add_argument('checkpoint')
     parser.add_argument('--img-size', type=int)
-    parser.add_argument('--external', action='append', default=[], metavar='NAME=DATA_ROOT')
+    parser.add_argument('--external', action='append', default=[], metavar='NAME=DATA_ROOT',
+                        type=external_set)
     parser.add_argument('--out', default='checkpoints/default')
     parser.add_argument('--note', action='append', default=[],
                         help='a known limit to add to the card (repeatable), e.g. how the '
@@ -212,12 +219,11 @@ def main(argv=None):
     threshold = float(internal['screening/thr_sens90'])
     (out / 'operating_point.json').write_text(json.dumps(dict(
         threshold=threshold, target_sensitivity=0.9,
-        chosen_on='internal test split of data/tbcxr (tbdb256, seed 0), 90% sensitivity',
+        chosen_on=f'internal test split of {internal_data_root(out)}, 90% sensitivity',
         specificity=internal['screening/spec_at_sens90'] / 100,
         n_tb=internal['screening/num_tb'],
         n_normal=internal['screening/num_samples'] - internal['screening/num_tb']), indent=2))
-    for spec in args.external:
-        name, root = spec.split('=', 1)
+    for name, root in args.external:
         evaluate(out, name, args.img_size, root, threshold)
         simulate_local_calibration(out, name)
     write_card(out, args.config, source, args.note)
