@@ -201,6 +201,14 @@ def test_16bit_colour_png_keeps_all_bits():
     assert out.colourfulness == 0.0
 
 
+def test_16bit_colour_tiff_keeps_all_bits():
+    grey12 = gradient_12bit()
+    ok, tiff = cv2.imencode('.tiff', np.dstack([grey12] * 3))
+    out = decode_xray(tiff.tobytes())  # Pillow alone would give 8-bit RGB
+    assert out.source_format == 'TIFF' and out.bit_depth == 16
+    np.testing.assert_array_equal(out.grey, decode_xray(png_16bit(grey12)).grey)
+
+
 # ----------------------------------------------------------------------------- modes
 def test_rgba_is_composited_onto_black():
     rgb = np.full((64, 64, 3), 200, np.uint8)

@@ -160,7 +160,8 @@ def _decode_pil(data: bytes, max_pixels: int) -> DecodedXray:
     _check_size(*img.size, max_pixels)
     try:
         img.load()  # ImageFile.LOAD_TRUNCATED_IMAGES stays False: truncated files fail here
-        img = ImageOps.exif_transpose(img)
+        high_depth_colour = _is_16bit_colour_png(data) or _is_16bit_colour_tiff(img)
+        img = ImageOps.exif_transpose(img)  # a copy, without the file's tags
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise XrayDecodeError(
             'The image is too large to be processed safely (possible decompression bomb).'
@@ -170,8 +171,8 @@ def _decode_pil(data: bytes, max_pixels: int) -> DecodedXray:
             'The image file is damaged or truncated and cannot be read.') from e
 
     colourfulness = 0.0
-    if _is_16bit_colour_png(data):
-        # Pillow keeps only the high byte of 16-bit colour PNGs; OpenCV keeps all 16 bits.
+    if high_depth_colour:
+        # Pillow keeps only the high byte of 16-bit colour images; OpenCV keeps all 16 bits.
         # (EXIF orientation is not applied on this rare path.)
         (grey, colourfulness), bit_depth = _grey_from_16bit_colour(data), 16
     elif mode in _HIGH_DEPTH_MODES:
@@ -201,8 +202,15 @@ def _is_16bit_colour_png(data: bytes) -> bool:
         2, 4, 6)
 
 
+def _is_16bit_colour_tiff(img: Image.Image) -> bool:
+    bits = img.tag_v2.get(258, ()) if img.format == 'TIFF' else ()  # 258: BitsPerSample
+    bits = bits if isinstance(bits, tuple) else (bits, )
+    return len(bits) > 1 and max(bits) == 16
+
+
 def _grey_from_16bit_colour(data: bytes) -> tuple[np.ndarray, float]:
-    """(grey, colourfulness) of a 16-bit RGB/RGBA/grey+alpha PNG, keeping all 16 bits."""
+    """(grey, colourfulness) of a 16-bit RGB/RGBA/grey+alpha PNG or TIFF, keeping all 16
+    bits."""
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if arr is None:
         raise XrayDecodeError('The image file is damaged or truncated and cannot be read.')
