@@ -325,3 +325,14 @@ def test_a_wrong_checkpoint_path_is_an_error_message(app_env):
     assert not at.exception
     assert 'could not be loaded' in at.error[0].value and 'not found' in at.error[0].value
 
+
+
+def test_a_corrupt_checkpoint_is_an_error_message_without_unsafe_advice(app_env, tmp_path):
+    bad = tmp_path / 'model.pth'
+    bad.write_bytes(b'not a checkpoint')
+    (tmp_path / 'config.py').write_bytes(app_env.config.read_bytes())
+    at = new_app().run()
+    at.text_input(key='ckpt_path').input(str(bad)).run()
+    assert not at.exception
+    message = at.error[0].value
+    assert 'not a readable mmengine checkpoint' in message and 'weights_only' not in message
