@@ -78,6 +78,20 @@ def test_table_names_study_steps_and_shows_change_from_a_baseline(tmp_path):
     assert deltas['run-clahe'] == '+0.050'  # no scores kept: no CI
 
 
+def test_table_shows_the_spread_between_seeds_of_one_config(tmp_path):
+    from mmtb.experiments import results_table
+    for run, seed, ext_auc in (('a', None, 0.92), ('a_seed1', 1, 0.78), ('b', None, 0.80)):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / 'metrics.json').write_text(json.dumps(dict(
+            config=CONFIG if run != 'b' else CONFIG.replace('noaug', 're'), img_size=224,
+            seed=seed, status='ok',
+            metrics={'internal': _metrics(0.99), 'ext': _metrics(ext_auc)})))
+    table = results_table(tmp_path)
+    spread = table.split('## Seed spread')[1]
+    assert '| efficientnet-b0-fpn | none | ext | default, 1 | 0.920 / 0.780 | 0.140 |' in spread
+    assert '| RE |' not in spread  # one seed only: no spread
+
+
 def load_runner():
     import importlib.util
     spec = importlib.util.spec_from_file_location('run_ablation', REPO / 'tools/run_ablation.py')

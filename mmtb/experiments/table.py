@@ -5,11 +5,13 @@ so the committed table can be regenerated from committed files at any time. The 
 from' column says which split chose the operating threshold that the '@thr' columns are scored
 at: the internal test split (older results, which do not record it) or the training data's
 validation split. With a baseline run, each run's AUC change from it is shown, with a paired
-bootstrap CI where both runs kept per-image scores.
+bootstrap CI where both runs kept per-image scores. Configs run with several seeds get a
+second table of the AUC spread between seeds: training noise, which the CIs do not cover.
 """
 import csv
 import io
 import json
+from collections import defaultdict
 from pathlib import Path
 from typing import List, Optional
 
@@ -154,6 +156,34 @@ def table_rows(results_dir: Path, baseline: Optional[str] = None) -> List[dict]:
     return rows
 
 
+def seed_spread(results_dir: Path) -> str:
+    """Markdown: for each config run with more than one seed, every test set's AUC per seed
+    and their spread (max - min); '' when no config has several seeds."""
+    groups = defaultdict(list)
+    for path in sorted(Path(results_dir).glob('*/metrics.json')):
+        record = json.loads(path.read_text())
+        if record.get('status') == 'ok':
+            groups[(record['config'], record.get('img_size'))].append(record)
+    lines = []
+    for (config, _), records in sorted(groups.items()):
+        if len(records) < 2:
+            continue
+        model, aug = _model_and_aug(config)
+        seeds = ', '.join('default' if r.get('seed') is None else str(r['seed']) for r in records)
+        for name in records[0]['metrics']:
+            aucs = [r['metrics'].get(name, {}).get('screening/auc') for r in records]
+            if name == 'val' or None in aucs:
+                continue
+            lines.append(f"| {model} | {aug} | {name} | {seeds} | "
+                         f"{' / '.join(f'{a:.3f}' for a in aucs)} | {max(aucs) - min(aucs):.3f} |")
+    if not lines:
+        return ''
+    return ('\n## Seed spread\n\nRuns of one config with different seeds: training noise, which '
+            'the AUC confidence intervals above (test-image sampling) do not cover.\n\n'
+            '| Model | Augmentation | Test set | Seeds | AUC per seed | Spread |\n'
+            '|---|---|---|---|---|---|\n' + '\n'.join(lines) + '\n')
+
+
 def results_table(results_dir: Path, baseline: Optional[str] = None) -> str:
     """Write ``table.md`` and ``table.csv`` into ``results_dir``; return the markdown."""
     rows = table_rows(results_dir, baseline)
@@ -163,7 +193,7 @@ def results_table(results_dir: Path, baseline: Optional[str] = None) -> str:
     lines = ['| ' + ' | '.join(columns) + ' |', '|' + '---|' * len(columns)]
     for row in rows:
         lines.append('| ' + ' | '.join(str(row.get(c, '')) for c in columns) + ' |')
-    markdown = '\n'.join(lines) + '\n'
+    markdown = '\n'.join(lines) + '\n' + seed_spread(results_dir)
     Path(results_dir, 'table.md').write_text(markdown)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns)
