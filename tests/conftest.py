@@ -59,6 +59,15 @@ def tiny_dataset(tmp_path_factory) -> Path:
     return write_dataset(tmp_path_factory.mktemp('tiny_tbcxr'))
 
 
+def load_script(relative: str, name: str):
+    """A repo script (tools/..., demo/...) imported in-process, to call its functions."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, REPO / relative)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_tool(*args, timeout: int = 300, env_extra=None):
     """Run a repo script as a user would (python tools/x.py ...), from the repo root."""
     import subprocess

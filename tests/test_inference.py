@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, synthetic_xray
+from conftest import REPO, load_script, synthetic_xray
 from PIL import Image
 
 import mmtb.apis.inference as inference
@@ -376,10 +376,7 @@ def test_grad_cam_peak_falls_on_the_lesion(lesion_screener):
 
 # ------------------------------------------------------------------ demo/image_demo.py
 def load_demo():
-    spec = importlib.util.spec_from_file_location('image_demo', REPO / 'demo/image_demo.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('demo/image_demo.py', 'image_demo')
 
 
 def test_image_demo_prints_json_and_writes_the_overlay(tiny_checkpoint, tmp_path, capsys):

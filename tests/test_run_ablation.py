@@ -1,7 +1,7 @@
 """tools/run_ablation.py trains, skips finished runs, reports failures, writes the table."""
 import json
 
-from conftest import REPO, run_tool
+from conftest import REPO, load_script, run_tool
 
 CONFIG = 'configs/efficientnet/efficientnet-b0-fpn_noaug_1xb32-adamw-10e_tbcxr-512px.py'
 
@@ -93,11 +93,7 @@ def test_table_shows_the_spread_between_seeds_of_one_config(tmp_path):
 
 
 def load_runner():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('run_ablation', REPO / 'tools/run_ablation.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools/run_ablation.py', 'run_ablation')
 
 
 def test_paths_given_from_another_directory_and_external_specs(tmp_path, monkeypatch, capsys):

@@ -1,13 +1,12 @@
 """tools/screen.py: one CSV row per file, bad files reported and skipped, exit codes."""
 import csv
-import importlib.util
 import io
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, run_tool, synthetic_xray
+from conftest import load_script, run_tool, synthetic_xray
 from PIL import Image
 
 import mmtb.apis.inference as inference
@@ -23,10 +22,7 @@ def one_thread():
 
 
 def load_screen():
-    spec = importlib.util.spec_from_file_location('screen_tool', REPO / 'tools/screen.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools/screen.py', 'screen_tool')
 
 
 def read_rows(path):

@@ -20,7 +20,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from mmtb.apis import Prediction, TBScreener, overlay_cam
-from mmtb.io.decode import XrayDecodeError, decode_xray
+from mmtb.io.decode import XrayDecodeError, decode_xray, has_dicom_preamble
 
 IMAGE_EXTENSIONS = {'.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.dcm', '.dicom'}
 COLUMNS = ['file', 'prob_tb', 'decision', 'threshold', 'warnings', 'error']
@@ -54,11 +54,7 @@ def is_dicom_without_extension(path: Path) -> bool:
     """PACS exports often name DICOM files by UID with no extension; the preamble tells."""
     if path.suffix.lower() in IMAGE_EXTENSIONS or path.suffix[1:].isalpha():
         return False  # a known image, or another file type (e.g. .txt, .csv)
-    try:
-        with open(path, 'rb') as f:
-            return f.read(132)[128:] == b'DICM'
-    except OSError:
-        return False
+    return has_dicom_preamble(path)
 
 
 def collect(inputs, skip_dir=None) -> list[tuple[Path, Path]]:

@@ -130,6 +130,16 @@ def _is_dicom(data: bytes, name: str | None) -> bool:
     return data[128:132] == b'DICM' or (name or '').lower().endswith(_DICOM_SUFFIXES)
 
 
+def has_dicom_preamble(path) -> bool:
+    """Whether a file starts like DICOM whatever its name (PACS exports are often named by
+    UID, without an extension); False when it cannot be read."""
+    try:
+        with open(path, 'rb') as f:
+            return _is_dicom(f.read(132), None)
+    except OSError:
+        return False
+
+
 def _check_size(width: int, height: int, max_pixels: int) -> None:
     if width * height > max_pixels:
         raise XrayDecodeError(
