@@ -1,13 +1,12 @@
 """Local threshold calibration: mmtb.evaluation.calibration and tools/calibrate_threshold.py."""
 import csv
-import importlib.util
 import json
 from datetime import datetime
 
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO, run_tool, synthetic_xray
+from conftest import REPO, load_script, run_tool, synthetic_xray
 
 from mmtb.apis import read_operating_point
 from mmtb.evaluation.calibration import (
@@ -27,10 +26,7 @@ NORMAL_SCORES = [0.0, 0.02, 0.05, 0.08, 0.12, 0.15, 0.18, 0.25, 0.3, 0.5]
 @pytest.fixture(scope='module')
 def tool():
     """tools/calibrate_threshold.py loaded in-process (its main returns the exit status)."""
-    spec = importlib.util.spec_from_file_location('calibrate_threshold', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL, 'calibrate_threshold')
 
 
 def write_csv(path, header, rows):

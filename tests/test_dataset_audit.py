@@ -4,14 +4,13 @@ Fixtures are small chest-like images laid out like the Kaggle TB database (Norma
 Tuberculosis/), stored as 3-channel PNGs as in the real download. One test audits the real
 ../shared/data/tbdb256 when it is present.
 """
-import importlib.util
 import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from conftest import SHARED_DATA, requires_shared_data
+from conftest import SHARED_DATA, load_script, requires_shared_data
 
 from mmtb.datasets.audit import PROBE_WARNING_AUC, find_saturated_blocks, run_audit
 
@@ -21,10 +20,7 @@ CYAN_TINT = np.array([0.72, 0.97, 1.0])   # R, G, B gains: the TB database's blu
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location('dataset_audit', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL, 'dataset_audit')
 
 
 dataset_audit = load_tool()

@@ -5,31 +5,26 @@ Shenzhen layout and honours Range requests; it can cut the first transfer short 
 Range. A guard makes any connection to another address fail the test.
 """
 import hashlib
-import importlib.util
 import io
 import socket
 import threading
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import REPO, load_script
 
 from mmtb.datasets import download as dl
 from mmtb.datasets.sources import read_source
 
-REPO = Path(__file__).resolve().parents[1]
 TOOL = REPO / 'tools' / 'dataset_converters' / 'download_tbcxr.py'
 ARCHIVE = '/ChinaSet_AllFiles.zip'
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location('download_tbcxr', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL, 'download_tbcxr')
 
 
 download_tbcxr = load_tool()

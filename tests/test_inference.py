@@ -1,5 +1,4 @@
 """mmtb.apis: TBScreener (the one inference path), thresholds, Grad-CAM and demo/image_demo.py."""
-import importlib.util
 import io
 import json
 import shutil
@@ -111,10 +110,7 @@ def test_bf16_predicts_close_to_fp32_and_keeps_grad_cam_in_fp32(tiny_checkpoint,
 
 
 def test_inference_benchmark_compares_baseline_fp32_and_bf16(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_inference', REPO / 'tools/analysis_tools/benchmark_inference.py')
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script('tools/analysis_tools/benchmark_inference.py', 'benchmark_inference')
     out = tmp_path / 'inference.json'
     assert bench.main(['--config', str(REPO / EFFNET), '--img-size', '48', '--repeats', '1',
                        '--batch-size', '2', '--threads', '1', '--out', str(out)]) == 0

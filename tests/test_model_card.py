@@ -1,7 +1,6 @@
 """The default model's card is rendered from evaluation files only and says what matters."""
-import importlib.util
 
-from conftest import REPO
+from conftest import REPO, load_script
 
 from mmtb.evaluation.calibration import simulate_local_calibration
 from mmtb.utils.config import load_config
@@ -12,10 +11,7 @@ CONFIG = (REPO / 'configs' / 'robust' /
 
 
 def publisher():
-    spec = importlib.util.spec_from_file_location('publish_default_model', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL, 'publish_default_model')
 
 
 def metrics(auc, op=None):

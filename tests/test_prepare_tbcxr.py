@@ -3,7 +3,6 @@
 Everything runs on small chest-like images generated in tmp_path, laid out like the real
 downloads; one test converts the real ../shared/data/tbdb256 when it is present.
 """
-import importlib.util
 import json
 import math
 import os
@@ -15,21 +14,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import REPO, load_script
 
 from mmtb.datasets.dedup import DEFAULT_NEAR_THRESHOLD, hamming_distance, perceptual_hash
 from mmtb.datasets.sources import DataSourceError, parse_clinical_reading, read_source
 from mmtb.datasets.split import stratified_split, write_dataset_files
 
-REPO = Path(__file__).resolve().parents[1]
 TOOL = REPO / 'tools' / 'dataset_converters' / 'prepare_tbcxr.py'
 SHARED_DATA = Path(__file__).resolve().parents[2] / 'shared' / 'data'
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location('prepare_tbcxr', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL, 'prepare_tbcxr')
 
 
 prepare_tbcxr = load_tool()

@@ -100,10 +100,9 @@ def test_scores_file_keeps_images_that_share_a_file_name_apart(tmp_path):
 
 
 def test_compare_scores_tool_pairs_images_and_refuses_mismatched_labels(tmp_path, capsys):
-    import importlib.util
     import json
 
-    from conftest import REPO
+    from conftest import load_script
 
     from mmtb.evaluation.metrics import write_scores
     rng = np.random.default_rng(0)
@@ -114,10 +113,7 @@ def test_compare_scores_tool_pairs_images_and_refuses_mismatched_labels(tmp_path
     write_scores(tmp_path / 'weak.csv', files, labels, weak)
     write_scores(tmp_path / 'strong.csv', files[:50], labels[:50], strong[:50])  # fewer images
     write_scores(tmp_path / 'relabelled.csv', files, [1 - y for y in labels], strong)
-    spec = importlib.util.spec_from_file_location(
-        'compare_scores', REPO / 'tools/analysis_tools/compare_scores.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script('tools/analysis_tools/compare_scores.py', 'compare_scores')
     out = tmp_path / 'cmp.json'
     assert tool.main([str(tmp_path / 'weak.csv'), str(tmp_path / 'strong.csv'),
                       '--names', 'weak', 'strong', '--n-boot', '100', '--out', str(out)]) == 0

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 import torch
-from conftest import REPO, run_tool
+from conftest import REPO, load_script, run_tool
 
 CONFIG = 'configs/efficientnet/efficientnet-b0-fpn_re-ra-rf_1xb32-adamw-10e_tbcxr-512px.py'
 
@@ -105,10 +105,7 @@ def test_dist_test_with_two_cpu_processes(trained, tiny_dataset, tmp_path):
 
 
 def test_fast_path_switches_set_the_config(tmp_path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('train_tool', REPO / 'tools/train.py')
-    train_tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train_tool)
+    train_tool = load_script('tools/train.py', 'train_tool')
     plain = train_tool.train_config(train_tool.parse_args(
         [str(REPO / CONFIG), '--work-dir', str(tmp_path)]))
     assert not plain.get('compile')

@@ -1,16 +1,11 @@
 """tools/analysis_tools/train_time.py: per-run step times from mmengine's logged scalars."""
-import importlib.util
 import json
 
-from conftest import REPO
+from conftest import load_script
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'train_time', REPO / 'tools/analysis_tools/train_time.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return load_script('tools/analysis_tools/train_time.py', 'train_time')
 
 
 def write_scalars(path, times, val_every=2):
