@@ -41,3 +41,21 @@ def test_card_lists_preprocessing_warns_and_shows_local_calibration():
     assert 'Simulated local calibration on pakistan256' in card
     assert '| calibration table |' in card
     assert 'masks the burnt-in blocks' in card and 'lung-field crop is a heuristic' in card
+
+
+def test_card_of_a_seed_ensemble_names_its_members(tmp_path):
+    tool = publisher()
+    ensemble_tool = load_script('tools/model_converters/make_seed_ensemble.py', 'make_ensemble')
+    cfg = ensemble_tool.ensemble_config(CONFIG, 3)
+    cfg.dump(str(tmp_path / 'ensemble.py'))
+    cfg = load_config(str(tmp_path / 'ensemble.py'), img_size=224)
+    assert cfg.model.type == 'SeedEnsembleClassifier' and cfg.model.num_members == 3
+    members = [dict(source=f'work_dirs/run_seed{i}/epoch_5.pth', epoch=5) for i in range(3)]
+    card = tool.render_card(
+        'ensemble', cfg, dict(source='work_dirs/e/seed_ensemble.pth', epoch=None,
+                              members=members, fp16=True),
+        metrics(0.99), {'pakistan256': metrics(0.93, op=(91.0, 75.0))}, 0.9, 'cd' * 32)
+    assert '**A seed ensemble:** 3 trainings' in card
+    assert 'float16' in card and '`work_dirs/run_seed2/epoch_5.pth`' in card
+    assert '`TIMMBackbone` backbone (tf_efficientnet_lite0)' in card
+    assert '**Warning:**' not in card  # the WHO target is met in this made-up external row

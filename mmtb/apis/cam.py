@@ -12,6 +12,10 @@ the target layer's output into a fresh leaf that requires grad. So autograd reco
 before the target layer (the backbone runs as under ``torch.no_grad``) and the backward pass
 only covers target layer -> pooling -> linear head. The same single forward gives the
 logits, hence the probability, and the CAM.
+
+Seed ensembles (``SeedEnsembleClassifier``): one target layer per member; pytorch-grad-cam
+averages the members' normalised maps, each taken against the ensemble's own output (the log of
+the members' mean probability), so the heat map explains the probability the user sees.
 """
 from __future__ import annotations
 
@@ -23,6 +27,15 @@ import torch
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
+
+
+def default_target_layers(model: nn.Module) -> list[nn.Module]:
+    """Grad-CAM's layers: :func:`default_target_layer` of each member of a seed ensemble, else
+    of the model itself."""
+    members = getattr(model, 'members', None)
+    if members is not None:
+        return [default_target_layer(member) for member in members]
+    return [default_target_layer(model)]
 
 
 def default_target_layer(model: nn.Module) -> nn.Module:
@@ -48,18 +61,19 @@ def backbone_last_stage(model: nn.Module) -> nn.Module:
 
 
 class _LogitsFromTarget(nn.Module):
-    """Preprocessed batch -> logits, with autograd starting at the target layer's output.
+    """Preprocessed batch -> logits, with autograd starting at the target layers' outputs.
 
     pytorch-grad-cam needs a module mapping its input tensor to class scores; the classifier's
     own ``mode='tensor'`` forward (backbone -> neck -> head) is exactly that.
     """
 
-    def __init__(self, classifier: nn.Module, target_layer: nn.Module):
+    def __init__(self, classifier: nn.Module, target_layers: list[nn.Module]):
         super().__init__()
         self.classifier = classifier
         self._active = False
-        # Registered before GradCAM registers its hooks, so GradCAM sees the new leaf.
-        self._handle = target_layer.register_forward_hook(self._start_graph)
+        # Registered before GradCAM registers its hooks, so GradCAM sees the new leaves.
+        self._handles = [layer.register_forward_hook(self._start_graph)
+                         for layer in target_layers]
 
     def _start_graph(self, module, args, output):
         if self._active:
@@ -76,15 +90,17 @@ class _LogitsFromTarget(nn.Module):
 
 
 class GradCAMExplainer:
-    """Grad-CAM of class ``class_index`` on ``target_layer``; returns (probability, CAM).
+    """Grad-CAM of class ``class_index`` on ``target_layer`` (one module, or a list whose maps
+    are averaged, e.g. one per ensemble member); returns (probability, CAM).
 
     The classifier's parameters must not require grad (TBScreener freezes them) so that the
     backward pass stays short; it still works, only slower, if they do.
     """
 
-    def __init__(self, classifier: nn.Module, target_layer: nn.Module, class_index: int):
-        self.net = _LogitsFromTarget(classifier, target_layer)
-        self.target_layer = target_layer
+    def __init__(self, classifier: nn.Module, target_layer, class_index: int):
+        self.target_layers = (list(target_layer) if isinstance(target_layer, (list, tuple))
+                              else [target_layer])
+        self.net = _LogitsFromTarget(classifier, self.target_layers)
         self.class_index = int(class_index)
         # the hooks live on the shared model: one CAM at a time (the app serves many sessions)
         self._lock = threading.Lock()
@@ -97,7 +113,7 @@ class GradCAMExplainer:
         """
         if inputs.ndim != 4 or inputs.shape[0] != 1:
             raise ValueError(f'Grad-CAM takes one image (1xCxHxW), got {tuple(inputs.shape)}')
-        with self._lock, GradCAM(model=self.net, target_layers=[self.target_layer]) as cam:
+        with self._lock, GradCAM(model=self.net, target_layers=self.target_layers) as cam:
             maps = cam(input_tensor=inputs, targets=[ClassifierOutputTarget(self.class_index)])
             logits = cam.outputs.detach()
         prob = float(torch.softmax(logits.float(), dim=1)[0, self.class_index])

@@ -30,7 +30,7 @@ from mmpretrain.apis import ImageClassificationInferencer
 from pytorch_grad_cam.utils.image import show_cam_on_image
 
 import mmtb  # noqa: F401  (registers mmtb's modules; allow-lists mmengine checkpoints)
-from mmtb.apis.cam import GradCAMExplainer, default_target_layer
+from mmtb.apis.cam import GradCAMExplainer, default_target_layers
 from mmtb.engine.hooks.channels_last import to_channels_last
 from mmtb.io.decode import DecodedXray, decode_xray
 from mmtb.utils import input_size_of
@@ -279,7 +279,7 @@ class TBScreener:
         self.model.requires_grad_(False)
         if self.device.type == 'cpu':
             to_channels_last(self.model)
-        self.explainer = GradCAMExplainer(self.model, default_target_layer(self.model),
+        self.explainer = GradCAMExplainer(self.model, default_target_layers(self.model),
                                           self.tb_index)
 
     @staticmethod

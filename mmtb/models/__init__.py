@@ -1,3 +1,4 @@
+from .classifiers import SeedEnsembleClassifier
 from .necks import FPNNeck
 
-__all__ = ['FPNNeck']
+__all__ = ['FPNNeck', 'SeedEnsembleClassifier']

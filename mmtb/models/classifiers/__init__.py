@@ -1,0 +1,3 @@
+from .seed_ensemble import SeedEnsembleClassifier
+
+__all__ = ['SeedEnsembleClassifier']
