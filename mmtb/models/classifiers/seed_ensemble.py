@@ -16,14 +16,14 @@ import copy
 from typing import List, Optional
 
 import torch
-from mmpretrain.models.classifiers import BaseClassifier
+from mmengine.model import BaseModel
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
 
 
 @MODELS.register_module()
-class SeedEnsembleClassifier(BaseClassifier):
+class SeedEnsembleClassifier(BaseModel):
     """``num_members`` copies of the classifier ``member`` whose probabilities are averaged.
 
     Args:
@@ -38,7 +38,10 @@ class SeedEnsembleClassifier(BaseClassifier):
             raise ValueError(f'num_members must be >= 1, got {num_members}')
         data_preprocessor = dict(data_preprocessor or member.get('data_preprocessor') or {})
         data_preprocessor.setdefault('type', 'ClsDataPreprocessor')
-        super().__init__(init_cfg=init_cfg, data_preprocessor=data_preprocessor)
+        # built from mmpretrain's registry, as mmpretrain's classifiers do (mmengine's
+        # BaseModel would look in its own); mmpretrain's BaseClassifier is not imported because
+        # importing mmpretrain.models loads every model family (and mmcv's op warnings)
+        super().__init__(init_cfg=init_cfg, data_preprocessor=MODELS.build(data_preprocessor))
         self.members = nn.ModuleList(
             MODELS.build(copy.deepcopy(member)) for _ in range(num_members))
 
