@@ -218,6 +218,19 @@ def test_default_model(model_copy, tmp_path_factory, monkeypatch):
         checkpoint=str(model_copy / 'model.pth'))
 
 
+def test_the_shipped_default_model_loads_and_screens():
+    """The committed checkpoints/default: weights-only loading, its own threshold, a P(TB) and
+    a Grad-CAM map for a generated image (what the app does first)."""
+    shipped = REPO / 'checkpoints' / 'default'
+    s = TBScreener()
+    assert s.name == 'default' and s.card_path == shipped / 'model_card.md'
+    assert s.threshold == read_operating_point(shipped / 'operating_point.json')['threshold']
+    grey, _ = synthetic_xray(np.random.default_rng(5), 256, lesion=True)
+    pred = s.predict(grey, with_cam=True)
+    assert 0 <= pred.prob_tb <= 1 and pred.cam.shape == grey.shape
+    assert pred.prob_tb == pytest.approx(s.predict(grey).prob_tb, abs=1e-4)
+
+
 def test_model_errors_are_clear(tiny_checkpoint, tmp_path):
     with pytest.raises(ModelNotFoundError, match='checkpoint not found'):
         TBScreener(checkpoint=tmp_path / 'none.pth')
