@@ -51,29 +51,46 @@ load_xray = dict(size=512, type='LoadGreyXray')
 log_level = 'INFO'
 mask_burnt_in = dict(fill='median', min_area=0.002, type='MaskBurntInBlocks')
 model = dict(
-    backbone=dict(
-        features_only=True,
-        init_cfg=None,
-        model_name='tf_efficientnet_lite0',
-        out_indices=(
-            2,
-            3,
-            4,
-        ),
-        pretrained=False,
-        type='TIMMBackbone'),
-    head=dict(
-        in_channels=128,
-        loss=dict(loss_weight=1.0, type='CrossEntropyLoss'),
+    data_preprocessor=dict(
+        mean=[
+            127.5,
+            127.5,
+            127.5,
+        ],
         num_classes=2,
-        topk=(1, ),
-        type='LinearClsHead'),
-    neck=dict(in_channels=[
-        40,
-        112,
-        320,
-    ], out_channels=128, type='FPNNeck'),
-    type='ImageClassifier')
+        std=[
+            127.5,
+            127.5,
+            127.5,
+        ],
+        to_rgb=False),
+    member=dict(
+        backbone=dict(
+            features_only=True,
+            init_cfg=None,
+            model_name='tf_efficientnet_lite0',
+            out_indices=(
+                2,
+                3,
+                4,
+            ),
+            pretrained=False,
+            type='TIMMBackbone'),
+        head=dict(
+            in_channels=128,
+            loss=dict(loss_weight=1.0, type='CrossEntropyLoss'),
+            num_classes=2,
+            topk=(1, ),
+            type='LinearClsHead'),
+        neck=dict(
+            in_channels=[
+                40,
+                112,
+                320,
+            ], out_channels=128, type='FPNNeck'),
+        type='ImageClassifier'),
+    num_members=4,
+    type='SeedEnsembleClassifier')
 optim_wrapper = dict(optimizer=dict(lr=0.001, type='AdamW', weight_decay=0.05))
 pack_inputs = dict(type='PackInputs')
 paper_augment = [

@@ -147,8 +147,8 @@ def render_card(name, cfg, source, internal, externals, threshold, sha256,
         *([f'- **A seed ensemble:** {len(members)} trainings of this architecture and recipe '
            'that differ only in their random seed; P(TB) is the mean of their probabilities '
            '(`SeedEnsembleClassifier`) and Grad-CAM averages their maps. Why: on another '
-           'hospital\'s X-rays single runs of one recipe differ by up to 0.2 in ROC AUC (see '
-           'the README\'s shortcut study); averaging removes most of that noise instead of '
+           'hospital\'s X-rays single runs of one recipe differ widely in ROC AUC (see the '
+           'README\'s shortcut study); averaging removes most of that noise instead of '
            'shipping one draw of it.'] if members else []),
         f'- Input: grey X-ray (OpenCV grey, replicated to 3 channels), resized to {size}×{size}.',
         f'- Preprocessing (training and inference alike): '
