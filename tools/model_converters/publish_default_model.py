@@ -231,7 +231,7 @@ def main(argv=None):
                              'model was chosen')
     parser.add_argument('--fp16', action='store_true',
                         help='store the weights as float16 (half the file; for seed ensembles, '
-                             'which hold several networks)')
+                             'which hold several networks; --card-only reads it from model.pth)')
     parser.add_argument('--card-only', action='store_true',
                         help='only re-render model_card.md from the files already in --out')
     args = parser.parse_args(argv)
@@ -239,9 +239,12 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     if args.card_only:
         ckpt_meta = torch.load(args.checkpoint, map_location='cpu').get('meta', {})
+        # how the weights were stored is read from the published file, not asked again
+        published = torch.load(out / 'model.pth', map_location='cpu', mmap=True)['state_dict']
+        fp16 = any(v.dtype == torch.float16 for v in published.values())
         write_card(out, args.config, dict(epoch=ckpt_meta.get('epoch'), source=args.checkpoint,
                                           members=ckpt_meta.get('seed_ensemble', []),
-                                          fp16=args.fp16), args.note)
+                                          fp16=fp16), args.note)
         return
     source = write_weights(Path(args.checkpoint), out, fp16=args.fp16)
     write_config(Path(args.config), out)

@@ -1,8 +1,9 @@
 """Compare two configurations each trained with several seeds, on the same test images.
 
 One run per configuration cannot separate a preprocessing step's effect from training noise:
-on an external set two seeds of one config differ by up to 0.2 ROC AUC here, while the paired
-image bootstrap (:func:`paired_bootstrap_auc_delta`) covers only the sampling of test images.
+on an external set, runs of one config that differ only in their seed spread over 0.3 ROC AUC
+here, while the paired image bootstrap (:func:`paired_bootstrap_auc_delta`) covers only the
+sampling of test images.
 This module answers with every seed: the mean AUC of each configuration and their difference,
 with a two-level bootstrap CI that resamples the seeds of each configuration (training noise)
 and, shared by both, the images within each class (test-set sampling). It also scores each

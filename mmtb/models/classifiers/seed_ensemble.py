@@ -1,8 +1,9 @@
 """Several trainings of one config, averaged: the cheap cure for seed-to-seed noise.
 
-On an external hospital's X-rays two seeds of one config differ by up to 0.2 ROC AUC here
-(README, shortcut study), so shipping one run ships a draw from that noise. The ensemble keeps
-the runs whole (``members.<i>.`` + their own weights) and predicts their mean P(class):
+On an external hospital's X-rays, runs of one config that differ only in their seed spread over
+0.3 ROC AUC here (README, shortcut study), so shipping one run ships a draw from that noise.
+The ensemble keeps the runs whole (``members.<i>.`` + their own weights) and predicts their mean
+P(class):
 
 * ``mode='predict'``: DataSamples whose ``pred_score`` is the members' mean softmax and whose
   ``pred_label`` is its argmax, as mmpretrain's heads fill them;
