@@ -56,7 +56,8 @@ def test_test_tool_prints_all_metrics(trained, tiny_dataset, tmp_path):
 def test_resume_continues_from_the_last_checkpoint(trained, tiny_dataset):
     result = run_tool('tools/train.py', CONFIG, '--work-dir', trained, '--resume',
                       *tiny_options(tiny_dataset, epochs=2))
-    assert result.returncode == 0, result.stderr[-3000:]
+    # stdout shows how far training got before a failure
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     log = result.stdout + result.stderr
     assert 'resumed epoch: 1' in log
     assert 'Epoch(train) [1]' not in log  # epoch 1 was not trained again
@@ -85,7 +86,8 @@ def test_dist_train_with_two_cpu_processes(tiny_dataset, tmp_path):
         ['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', str(tmp_path),
          *map(str, tiny_options(tiny_dataset, epochs=1))],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    # stdout shows how far training got before a failure
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     log = result.stdout + result.stderr
     assert "'backend': 'gloo'" in log or 'gloo' in log
     assert (tmp_path / 'epoch_1.pth').is_file()

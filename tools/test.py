@@ -5,7 +5,7 @@ import os.path as osp
 
 from mmengine.runner import Runner
 
-from mmtb.utils.config import DictAction, load_config, set_launcher
+from mmtb.utils.config import DictAction, finish_launcher, load_config, set_launcher
 
 
 def parse_args(argv=None):
@@ -69,6 +69,7 @@ def main(argv=None):
             json.dump(record, f, indent=2)
         print(json.dumps(metrics, indent=2))
         print(f'metrics written to {out}')
+    finish_launcher()
 
 
 if __name__ == '__main__':

@@ -4,7 +4,7 @@ import argparse
 import torch
 from mmengine.runner import Runner
 
-from mmtb.utils.config import DictAction, load_config, set_launcher
+from mmtb.utils.config import DictAction, finish_launcher, load_config, set_launcher
 
 
 def parse_args(argv=None):
@@ -56,6 +56,7 @@ def main(argv=None):
     cfg = train_config(args)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    finish_launcher()
 
 
 if __name__ == '__main__':

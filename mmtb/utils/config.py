@@ -6,8 +6,8 @@ from typing import Optional
 import torch
 from mmengine.config import Config, DictAction
 
-__all__ = ['DictAction', 'input_size_of', 'load_config', 'run_name', 'set_input_size',
-           'set_launcher']
+__all__ = ['DictAction', 'finish_launcher', 'input_size_of', 'load_config', 'run_name',
+           'set_input_size', 'set_launcher']
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -73,6 +73,18 @@ def load_config(path: str, cfg_options: Optional[dict] = None, img_size: Optiona
 def _destroy_process_group() -> None:
     import torch.distributed as dist
     if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def finish_launcher() -> None:
+    """After a successful run: wait for every rank, then close the gloo group.
+
+    A rank that tears down its connections while a peer still uses them can abort that peer.
+    Not done at exit, where a rank that failed would wait for peers blocked on it.
+    """
+    import torch.distributed as dist
+    if dist.is_initialized() and dist.get_backend() == 'gloo':
+        dist.barrier()
         dist.destroy_process_group()
 
 
