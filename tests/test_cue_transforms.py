@@ -9,6 +9,7 @@ from mmcv.transforms import Compose
 from mmpretrain.registry import TRANSFORMS
 
 import mmtb  # noqa: F401  (registers the transforms)
+from mmtb.apis.cam import cam_on_original
 from mmtb.datasets.transforms import (
     CropLungField,
     IntensityStandardize,
@@ -330,3 +331,30 @@ def test_robust_config_pipelines_run_on_an_image_file(config, png_file):
             packed = pipeline(dict(img_path=str(png_file), gt_label=1))
             assert tuple(packed['inputs'].shape) == (3, 64, 64)
             assert int(packed['data_samples'].gt_label) == 1
+
+
+def test_grad_cam_of_a_cropping_config_lands_inside_the_crop():
+    """The model only sees the lung crop, so its heat map must sit on the crop, not be
+    stretched over the whole image."""
+    from mmtb.apis.inference import TBScreener
+    img, _ = chest_in_border(215)  # 176 px: the input size below, so pixels map 1:1
+    screener = TBScreener(config=load_config(str(ROBUST_CONFIG), img_size=img.shape[0]),
+                          random_weights=True)
+    x0, y0, x1, y1 = screener._batch([img])['data_samples'][0].metainfo['lung_box']
+    assert (x1 - x0) * (y1 - y0) < 0.5 * img.size  # the crop dropped the border
+    cam = screener.predict(img, with_cam=True).cam
+    assert cam.shape == img.shape
+    outside = np.ones(img.shape, bool)
+    outside[y0:y1, x0:x1] = False
+    assert cam[outside].max() == 0 and cam[~outside].max() > 0
+
+
+def test_cam_on_original_puts_the_map_back_into_the_crop_box():
+    cam = np.zeros((64, 64), np.float32)
+    cam[28:36, 28:36] = 1  # a peak at the centre of the (cropped) input
+    plain = cam_on_original(cam, (128, 96))
+    assert plain.shape == (128, 96)
+    assert np.unravel_index(plain.argmax(), plain.shape)[0] in range(56, 72)
+    placed = cam_on_original(cam, (128, 128), crop_box=(0, 0, 32, 32))  # top-left quarter
+    peak_y, peak_x = np.unravel_index(placed.argmax(), placed.shape)
+    assert peak_y < 64 and peak_x < 64 and placed[64:, :].max() == 0

@@ -105,11 +105,14 @@ class GradCAMExplainer:
         # the hooks live on the shared model: one CAM at a time (the app serves many sessions)
         self._lock = threading.Lock()
 
-    def __call__(self, inputs: torch.Tensor, out_hw: tuple[int, int]) -> tuple[float, np.ndarray]:
+    def __call__(self, inputs: torch.Tensor, out_hw: tuple[int, int],
+                 crop_box=None) -> tuple[float, np.ndarray]:
         """``inputs``: one preprocessed image (1xCxHxW, the data_preprocessor's output).
 
         Returns P(class) from the softmax of the same forward pass, and the CAM resized to
-        ``out_hw`` (the original image's height, width) as float32 in [0, 1].
+        ``out_hw`` (the original image's height, width) as float32 in [0, 1]. ``crop_box``:
+        the region (x0, y0, x1, y1, in input pixels) the pipeline cropped and resized to the
+        input (``CropLungField``'s ``lung_box``), so that the map lands where the model looked.
         """
         if inputs.ndim != 4 or inputs.shape[0] != 1:
             raise ValueError(f'Grad-CAM takes one image (1xCxHxW), got {tuple(inputs.shape)}')
@@ -117,6 +120,26 @@ class GradCAMExplainer:
             maps = cam(input_tensor=inputs, targets=[ClassifierOutputTarget(self.class_index)])
             logits = cam.outputs.detach()
         prob = float(torch.softmax(logits.float(), dim=1)[0, self.class_index])
-        h, w = out_hw
-        heat = cv2.resize(maps[0], (int(w), int(h)), interpolation=cv2.INTER_LINEAR)
-        return prob, np.clip(heat, 0, 1).astype(np.float32)
+        return prob, cam_on_original(maps[0], out_hw, crop_box)
+
+
+def cam_on_original(cam: np.ndarray, out_hw: tuple[int, int], crop_box=None) -> np.ndarray:
+    """A CAM over the model input, mapped onto the original image.
+
+    The input is the original squashed to a square (``LoadGreyXray``), so a plain resize maps
+    it back; when the pipeline cropped ``crop_box`` of that square and resized it to the
+    input, the map is first put back into the box (zero outside: the model never saw it).
+    """
+    if crop_box is not None:
+        side_h, side_w = cam.shape
+        x0, y0, x1, y1 = (int(round(v)) for v in crop_box)
+        x0, y0 = max(x0, 0), max(y0, 0)
+        x1, y1 = min(x1, side_w), min(y1, side_h)
+        if x1 > x0 and y1 > y0:
+            placed = np.zeros_like(cam)
+            placed[y0:y1, x0:x1] = cv2.resize(cam, (x1 - x0, y1 - y0),
+                                              interpolation=cv2.INTER_LINEAR)
+            cam = placed
+    h, w = out_hw
+    heat = cv2.resize(cam, (int(w), int(h)), interpolation=cv2.INTER_LINEAR)
+    return np.clip(heat, 0, 1).astype(np.float32)

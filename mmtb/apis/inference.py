@@ -200,6 +200,15 @@ def list_checkpoints(work_dirs='work_dirs') -> list[dict]:
     return models
 
 
+def keep_crop_box(pipeline) -> None:
+    """Make the test pipeline's ``PackInputs`` keep ``lung_box`` (set by ``CropLungField``),
+    which Grad-CAM needs to put its map back where the cropped input came from."""
+    for transform in getattr(pipeline, 'transforms', []):
+        meta_keys = getattr(transform, 'meta_keys', None)
+        if type(transform).__name__ == 'PackInputs' and 'lung_box' not in meta_keys:
+            transform.meta_keys = (*meta_keys, 'lung_box')
+
+
 def overlay_cam(grey: np.ndarray, cam: np.ndarray, alpha: float = 0.4) -> np.ndarray:
     """RGB uint8 HxWx3: the jet-coloured CAM blended over the grey radiograph (weight alpha)."""
     if grey.shape[:2] != cam.shape[:2]:
@@ -270,6 +279,7 @@ class TBScreener:
                 raise
             raise _unreadable(checkpoint, e) from None
         self.model = self.inferencer.model
+        keep_crop_box(self.inferencer.pipeline)
         if checkpoint:
             self._check_weights_fit(checkpoint)
         self.input_size = input_size_of(self.inferencer.config)
@@ -358,7 +368,8 @@ class TBScreener:
         if with_cam:
             data = self._batch([grey])
             inputs = self.model.data_preprocessor(data, False)['inputs']
-            prob, cam = self.explainer(inputs, grey.shape[:2])
+            crop_box = data['data_samples'][0].metainfo.get('lung_box')
+            prob, cam = self.explainer(inputs, grey.shape[:2], crop_box=crop_box)
         else:
             prob, cam = self.predict_batch([grey])[0], None
         return Prediction(prob_tb=prob, decision=self.decide(prob),
