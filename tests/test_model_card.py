@@ -59,3 +59,12 @@ def test_card_of_a_seed_ensemble_names_its_members(tmp_path):
     assert 'float16' in card and '`work_dirs/run_seed2/epoch_5.pth`' in card
     assert '`TIMMBackbone` backbone (tf_efficientnet_lite0)' in card
     assert '**Warning:**' not in card  # the WHO target is met in this made-up external row
+
+
+def test_published_config_runs_at_the_size_it_was_evaluated_at(tmp_path):
+    """The app loads config.py: it must resize to the --img-size the card's numbers and
+    threshold come from, even when a 512-px source config is published at 224."""
+    from mmtb.utils import input_size_of
+    cfg = publisher().write_config(CONFIG, tmp_path, img_size=224)
+    assert input_size_of(cfg) == 224
+    assert input_size_of(load_config(str(tmp_path / 'config.py'))) == 224

@@ -25,6 +25,7 @@ from mmengine.config import Config
 
 import mmtb  # noqa: F401  (allow-lists mmengine checkpoints for weights-only loading)
 from mmtb.experiments import external_set
+from mmtb.utils import set_input_size
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,8 +57,12 @@ def internal_data_root(out: Path) -> str:
     return str(Config.fromfile(str(out / 'config.py')).test_dataloader.dataset.data_root)
 
 
-def write_config(config: Path, out: Path) -> Config:
+def write_config(config: Path, out: Path, img_size=None) -> Config:
+    """The config the app and tools will load; set to ``img_size``, the size it is evaluated
+    at here, so that they run the model at the size its card and threshold describe."""
     cfg = Config.fromfile(str(config))
+    if img_size:
+        set_input_size(cfg, img_size)
     cfg.load_from, cfg.resume, cfg.work_dir = None, False, None
     # the weights come from model.pth: no initialisation file is needed to rebuild the model
     backbone = single_model(cfg).backbone
@@ -247,7 +252,7 @@ def main(argv=None):
                                           fp16=fp16), args.note)
         return
     source = write_weights(Path(args.checkpoint), out, fp16=args.fp16)
-    write_config(Path(args.config), out)
+    write_config(Path(args.config), out, args.img_size)
     internal = evaluate(out, 'internal', args.img_size)
     threshold = float(internal['screening/thr_sens90'])
     (out / 'operating_point.json').write_text(json.dumps(dict(
