@@ -5,6 +5,8 @@ classes = (
 )
 crop_lung_field = dict(margin=0.05, type='CropLungField')
 cue_removal = [
+    dict(fill='median', min_area=0.002, type='MaskBurntInBlocks'),
+    dict(margin=0.05, type='CropLungField'),
     dict(
         clip_limit=2.0,
         method='clahe',
@@ -199,7 +201,9 @@ test_dataloader = dict(
             'tuberculosis',
         )),
         pipeline=[
-            dict(size=224, type='LoadGreyXray'),
+            dict(size=128, type='LoadGreyXray'),
+            dict(fill='median', min_area=0.002, type='MaskBurntInBlocks'),
+            dict(margin=0.05, type='CropLungField'),
             dict(
                 clip_limit=2.0,
                 method='clahe',
@@ -216,7 +220,37 @@ test_pipeline = [
     dict(size=512, type='LoadGreyXray'),
     dict(type='PackInputs'),
 ]
-train_augment = []
+train_augment = [
+    dict(max_blocks=3, prob=0.5, type='PasteSyntheticBlocks'),
+    dict(
+        aspect_ratio_range=(
+            0.8,
+            1.25,
+        ),
+        crop_ratio_range=(
+            0.6,
+            1.0,
+        ),
+        scale=512,
+        type='RandomResizedCrop'),
+    dict(prob=0.5, type='RandomContrastBrightness'),
+    dict(gamma_range=(
+        0.7,
+        1.5,
+    ), prob=0.5, type='RandomGamma'),
+    dict(prob=0.3, sigma_range=(
+        0.3,
+        1.2,
+    ), type='RandomBlur'),
+    dict(prob=0.3, std_range=(
+        2,
+        8,
+    ), type='RandomNoise'),
+    dict(prob=0.3, quality_range=(
+        30,
+        90,
+    ), type='RandomJPEG'),
+]
 train_cfg = dict(by_epoch=True, max_epochs=5, val_interval=1)
 train_dataloader = dict(
     batch_size=32,
@@ -228,12 +262,43 @@ train_dataloader = dict(
             'tuberculosis',
         )),
         pipeline=[
-            dict(size=224, type='LoadGreyXray'),
+            dict(size=128, type='LoadGreyXray'),
+            dict(fill='median', min_area=0.002, type='MaskBurntInBlocks'),
+            dict(margin=0.05, type='CropLungField'),
             dict(
                 clip_limit=2.0,
                 method='clahe',
                 tile_grid=8,
                 type='IntensityStandardize'),
+            dict(max_blocks=3, prob=0.5, type='PasteSyntheticBlocks'),
+            dict(
+                aspect_ratio_range=(
+                    0.8,
+                    1.25,
+                ),
+                crop_ratio_range=(
+                    0.6,
+                    1.0,
+                ),
+                scale=128,
+                type='RandomResizedCrop'),
+            dict(prob=0.5, type='RandomContrastBrightness'),
+            dict(gamma_range=(
+                0.7,
+                1.5,
+            ), prob=0.5, type='RandomGamma'),
+            dict(prob=0.3, sigma_range=(
+                0.3,
+                1.2,
+            ), type='RandomBlur'),
+            dict(prob=0.3, std_range=(
+                2,
+                8,
+            ), type='RandomNoise'),
+            dict(prob=0.3, quality_range=(
+                30,
+                90,
+            ), type='RandomJPEG'),
             dict(
                 hparams=dict(pad_val=128),
                 magnitude_level=9,
@@ -279,7 +344,9 @@ val_dataloader = dict(
             'tuberculosis',
         )),
         pipeline=[
-            dict(size=224, type='LoadGreyXray'),
+            dict(size=128, type='LoadGreyXray'),
+            dict(fill='median', min_area=0.002, type='MaskBurntInBlocks'),
+            dict(margin=0.05, type='CropLungField'),
             dict(
                 clip_limit=2.0,
                 method='clahe',
