@@ -1,6 +1,7 @@
 """tools/screen.py: one CSV row per file, bad files reported and skipped, exit codes."""
 import csv
 import io
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -135,3 +136,13 @@ def test_bf16_with_grad_cam_is_refused(tmp_path, capsys):
         load_screen().parse_args([str(tmp_path), '--out', 'x.csv', '--bf16', '--cam-dir', 'c'])
     assert e.value.code == 2
     assert '--bf16 cannot be combined with --cam-dir' in capsys.readouterr().err
+
+
+def test_cam_names_keep_dotted_file_names(tmp_path):
+    """'TB.100.jpg' and 'TB.101.jpg' (the Pakistani set's naming) get their own overlays;
+    a second file with the same stem is numbered."""
+    cam_target = load_screen().cam_target
+    used = set()
+    names = [cam_target(tmp_path, Path(name), used, set()).name
+             for name in ('scr/TB.100.jpg', 'scr/TB.101.jpg', 'scr/TB.100.png')]
+    assert names == ['TB.100_cam.png', 'TB.101_cam.png', 'TB.100_cam2.png']

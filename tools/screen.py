@@ -82,11 +82,12 @@ def collect(inputs, skip_dir=None) -> list[tuple[Path, Path]]:
 
 def cam_target(cam_dir: Path, relative: Path, used: set, inputs: set) -> Path:
     """``cam_dir/<relative dir>/<stem>_cam.png``, numbered if already used or an input."""
-    base = cam_dir / relative.parent / f'{relative.stem}_cam'
-    target, n = base.with_suffix('.png'), 1
+    # names are built as strings: Path.with_suffix would cut 'TB.100_cam' down to 'TB.png'
+    folder, stem = cam_dir / relative.parent, f'{relative.stem}_cam'
+    target, n = folder / f'{stem}.png', 1
     while target.resolve() in used or target.resolve() in inputs:
         n += 1
-        target = base.with_name(f'{base.name}{n}').with_suffix('.png')
+        target = folder / f'{stem}{n}.png'
     used.add(target.resolve())
     return target
 
