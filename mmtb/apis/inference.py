@@ -27,6 +27,7 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmpretrain.apis import ImageClassificationInferencer
+from mmpretrain.datasets.transforms import PackInputs
 from pytorch_grad_cam.utils.image import show_cam_on_image
 
 import mmtb  # noqa: F401  (registers mmtb's modules; allow-lists mmengine checkpoints)
@@ -204,9 +205,8 @@ def keep_crop_box(pipeline) -> None:
     """Make the test pipeline's ``PackInputs`` keep ``lung_box`` (set by ``CropLungField``),
     which Grad-CAM needs to put its map back where the cropped input came from."""
     for transform in getattr(pipeline, 'transforms', []):
-        meta_keys = getattr(transform, 'meta_keys', None)
-        if type(transform).__name__ == 'PackInputs' and 'lung_box' not in meta_keys:
-            transform.meta_keys = (*meta_keys, 'lung_box')
+        if isinstance(transform, PackInputs) and 'lung_box' not in transform.meta_keys:
+            transform.meta_keys = (*transform.meta_keys, 'lung_box')
 
 
 def overlay_cam(grey: np.ndarray, cam: np.ndarray, alpha: float = 0.4) -> np.ndarray:
