@@ -237,3 +237,61 @@ def test_local_calibration_tool_prints_and_writes_a_table(tmp_path):
     assert '| 5 + 5 | 0.90 |' in result.stdout
     settings = json.loads(out.read_text())['settings']
     assert settings[0]['repeats'] == 20 and 0 <= settings[0]['who_target_met'] <= 1
+
+
+def test_sensitivity_lower_bound_is_the_clopper_pearson_bound():
+    from scipy.stats import binom
+
+    from mmtb.evaluation.metrics import min_tb_cases, sensitivity_lower_bound
+    # all found: the bound has the closed form (1 - confidence) ** (1 / n)
+    assert sensitivity_lower_bound(29, 29, 0.95) == pytest.approx(0.05 ** (1 / 29))
+    # otherwise it is the p at which k or more detections have probability 1 - confidence
+    bound = sensitivity_lower_bound(95, 100, 0.95)
+    assert binom.sf(94, 100, bound) == pytest.approx(0.05, abs=1e-6)
+    assert sensitivity_lower_bound(0, 10, 0.95) == 0
+    assert min_tb_cases(0.9, 0.95) == 29  # 0.9 ** 29 < 0.05 <= 0.9 ** 28
+
+
+def test_confidence_rule_keeps_the_target_as_the_lower_bound(tool, tmp_path, capsys):
+    from mmtb.evaluation.metrics import threshold_for_sensitivity
+    tb = [i / 100 for i in range(1, 101)]  # 0.01 .. 1.00
+    normal = [i / 1000 for i in range(100)]
+    scores, labels = tb + normal, [1] * 100 + [0] * 100
+    # plain: 90 of 100 TB found; with 95 % confidence 96 must be found (the bound of 95/100
+    # is 0.898, of 96/100 0.911)
+    assert threshold_for_sensitivity(scores, labels, 0.9) == pytest.approx(0.11)
+    assert threshold_for_sensitivity(scores, labels, 0.9, confidence=0.95) == pytest.approx(0.05)
+    out = tmp_path / 'op.json'
+    status = tool.main(['--scores', str(scores_csv(tmp_path / 's.csv', tb, normal)), '--out',
+                        str(out), '--n-boot', '100', '--confidence', '0.95'])
+    assert status == 0
+    point = read_operating_point(out)
+    assert point['threshold'] == pytest.approx(0.05)
+    assert point['sensitivity'] == pytest.approx(0.96)
+    assert point['sensitivity_confidence'] == 0.95
+    assert point['threshold_ci'][0] <= 0.05 <= point['threshold_ci'][1]
+    assert 'lower 95% confidence bound' in capsys.readouterr().out
+
+
+def test_confidence_rule_needs_enough_tb_cases(tool, tmp_path, capsys):
+    status = tool.main(['--scores', str(scores_csv(tmp_path / 's.csv')), '--out',
+                        str(tmp_path / 'op.json'), '--confidence', '0.95'])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert 'at least 29 TB cases' in err and err.count('\n') == 1
+    assert not (tmp_path / 'op.json').exists()
+
+
+def test_local_calibration_with_the_confidence_rule_misses_the_target_less_often():
+    from mmtb.evaluation.calibration import local_calibration_table, simulate_local_calibration
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.ones(300), np.zeros(300)].astype(int)
+    scores = 1 / (1 + np.exp(-(labels * 3.0 + rng.normal(0, 1, 600))))
+    plain = simulate_local_calibration(scores, labels, 50, 50, repeats=200)
+    bound = simulate_local_calibration(scores, labels, 50, 50, repeats=200, confidence=0.95)
+    assert plain['sensitivity']['median'] < 0.92 < bound['sensitivity']['p05'] + 0.05
+    assert bound['sensitivity']['median'] > plain['sensitivity']['median']
+    assert bound['specificity']['median'] < plain['specificity']['median']  # the price
+    assert '0.90 (lower 95 % bound)' in local_calibration_table([plain, bound])
+    with pytest.raises(CalibrationInputError, match='at least 29'):
+        simulate_local_calibration(scores, labels, 25, 25, confidence=0.95)

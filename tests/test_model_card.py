@@ -10,6 +10,9 @@ CONFIG = (REPO / 'configs' / 'robust' /
           'efficientnet-lite0-in1k-pre-fpn_re-ra-rf-robust_1xb32-adamw-5e_tbcxr-512px.py')
 
 
+POINT = dict(threshold=0.93, target_sensitivity=0.9, sensitivity_confidence=None)
+
+
 def publisher():
     return load_script(TOOL, 'publish_default_model')
 
@@ -33,7 +36,7 @@ def test_card_lists_preprocessing_warns_and_shows_local_calibration():
     local = simulate_local_calibration(scores, labels, 10, 10, repeats=20)
     card = tool.render_card(
         'robust-model', cfg, dict(source='work_dirs/x/epoch_5.pth', epoch=5),
-        metrics(0.99), {'pakistan256': metrics(0.91, op=(60.0, 95.0))}, 0.93, 'ab' * 32,
+        metrics(0.99), {'pakistan256': metrics(0.91, op=(60.0, 95.0))}, POINT, 'ab' * 32,
         {'pakistan256': dict(settings=[local], table='| calibration table |')})
     assert '`MaskBurntInBlocks` → `CropLungField` → `IntensityStandardize`' in card
     assert '`PasteSyntheticBlocks`' in card.split('Training augmentation:')[1].split('\n')[0]
@@ -54,7 +57,7 @@ def test_card_of_a_seed_ensemble_names_its_members(tmp_path):
     card = tool.render_card(
         'ensemble', cfg, dict(source='work_dirs/e/seed_ensemble.pth', epoch=None,
                               members=members, fp16=True),
-        metrics(0.99), {'pakistan256': metrics(0.93, op=(91.0, 75.0))}, 0.9, 'cd' * 32)
+        metrics(0.99), {'pakistan256': metrics(0.93, op=(91.0, 75.0))}, POINT, 'cd' * 32)
     assert '**A seed ensemble:** 3 trainings' in card
     assert 'float16' in card and '`work_dirs/run_seed2/epoch_5.pth`' in card
     assert '`TIMMBackbone` backbone (tf_efficientnet_lite0)' in card
@@ -68,3 +71,24 @@ def test_published_config_runs_at_the_size_it_was_evaluated_at(tmp_path):
     cfg = publisher().write_config(CONFIG, tmp_path, img_size=224)
     assert input_size_of(cfg) == 224
     assert input_size_of(load_config(str(tmp_path / 'config.py'))) == 224
+
+
+def test_operating_point_rules_and_how_the_card_states_them(tmp_path):
+    """The internal threshold comes from the published model's internal scores: the 90 % point,
+    or with a confidence the threshold where 90 % is the sensitivity's lower bound."""
+    tool = publisher()
+    tool.write_config(CONFIG, tmp_path, img_size=224)
+    rows = [f'tb{i}.png,1,{i / 100}' for i in range(1, 101)] + \
+        [f'n{i}.png,0,{i / 1000}' for i in range(100)]
+    (tmp_path / 'scores_internal.csv').write_text('file,label,prob_tb\n' + '\n'.join(rows))
+    plain = tool.operating_point(tmp_path)
+    bound = tool.operating_point(tmp_path, confidence=0.95)
+    assert plain['threshold'] == 0.11 and bound['threshold'] == 0.05
+    assert (bound['sensitivity'], bound['n_tb'], bound['n_normal']) == (0.96, 100, 100)
+    assert 'lower 95% confidence bound' in bound['chosen_on']
+    cfg = load_config(str(tmp_path / 'config.py'))
+    card = tool.render_card('m', cfg, dict(source='x.pth', epoch=5), metrics(0.99),
+                            {'pakistan256': metrics(0.93, op=(91.0, 75.0))}, bound, 'ef' * 32)
+    assert '**0.0500** on P(TB): the highest threshold at which 90 % is the lower one-sided ' \
+        '95 % confidence bound' in card
+    assert '| 96.0 / 50.0 (chosen here) |' in card  # the normals from 0.05 up are flagged

@@ -19,13 +19,15 @@ import numpy as np
 from mmtb.evaluation.metrics.screening import (
     WHO_SENSITIVITY,
     WHO_SPECIFICITY,
+    min_tb_cases,
     rates_at,
     stratified_resamples,
     threshold_for_sensitivity,
 )
 
 __all__ = ['CalibrationInputError', 'MIN_TB_CASES', 'bootstrap_threshold_ci', 'calibrate',
-           'parse_label', 'read_scores_csv', 'score_folder', 'simulate_local_calibration']
+           'local_calibration_table', 'parse_label', 'read_scores_csv', 'score_folder',
+           'simulate_local_calibration']
 
 MIN_TB_CASES = 50  # below this the threshold moves a lot with the sample: warn
 _LABELS = {
@@ -158,12 +160,13 @@ def score_folder(data_dir, config, checkpoint, batch_size: int = 16, device: str
 
 
 def bootstrap_threshold_ci(scores, labels, target_sensitivity: float = WHO_SENSITIVITY,
-                           n_boot: int = 1000, seed: int = 0,
-                           alpha: float = 0.05) -> tuple[float, float]:
+                           n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
+                           confidence: Optional[float] = None) -> tuple[float, float]:
     """Percentile bootstrap CI of the calibrated threshold, resampling cases within each class
     (stratified, so every resample keeps the set's TB / normal counts)."""
     scores, labels = np.asarray(scores, float), np.asarray(labels, int)
-    thresholds = [threshold_for_sensitivity(scores[idx], labels[idx], target_sensitivity)
+    thresholds = [threshold_for_sensitivity(scores[idx], labels[idx], target_sensitivity,
+                                            confidence)
                   for idx in stratified_resamples(labels, n_boot, seed)]
     low, high = np.quantile(thresholds, [alpha / 2, 1 - alpha / 2])
     return float(low), float(high)
@@ -171,11 +174,15 @@ def bootstrap_threshold_ci(scores, labels, target_sensitivity: float = WHO_SENSI
 
 def calibrate(scores, labels, target_sensitivity: float = WHO_SENSITIVITY,
               chosen_on: str = '', n_boot: int = 1000, seed: int = 0,
-              min_tb: int = MIN_TB_CASES, created: Optional[datetime] = None) -> dict:
+              min_tb: int = MIN_TB_CASES, created: Optional[datetime] = None,
+              confidence: Optional[float] = None) -> dict:
     """The operating point for ``target_sensitivity`` on labelled cases, as a JSON-ready dict.
 
     ``sensitivity``/``specificity`` are measured at the threshold on these same cases (so the
-    sensitivity meets the target by construction; judge the specificity and the CI).
+    sensitivity meets the target by construction; judge the specificity and the CI). With
+    ``confidence`` the threshold is lowered until the target is the sensitivity's lower
+    confidence bound (:func:`threshold_for_sensitivity`): on new local cases it then holds with
+    that confidence instead of about half the time, at some cost in specificity.
     """
     scores, labels = np.asarray(scores, float), np.asarray(labels, int)
     if not 0 < target_sensitivity <= 1:
@@ -185,8 +192,14 @@ def calibrate(scores, labels, target_sensitivity: float = WHO_SENSITIVITY,
     if n_tb == 0 or n_normal == 0:
         raise CalibrationInputError(
             f'calibration needs both classes: got {n_tb} TB and {n_normal} normal cases')
-    threshold = threshold_for_sensitivity(scores, labels, target_sensitivity)
-    low, high = bootstrap_threshold_ci(scores, labels, target_sensitivity, n_boot, seed)
+    if confidence is not None and not 0 < confidence < 1:
+        raise CalibrationInputError(f'confidence must be in (0, 1), got {confidence}')
+    try:
+        threshold = threshold_for_sensitivity(scores, labels, target_sensitivity, confidence)
+    except ValueError as e:
+        raise CalibrationInputError(str(e)) from None
+    low, high = bootstrap_threshold_ci(scores, labels, target_sensitivity, n_boot, seed,
+                                       confidence=confidence)
     rates = rates_at(scores, labels, threshold)
     warnings = []
     if n_tb < min_tb:
@@ -199,6 +212,7 @@ def calibrate(scores, labels, target_sensitivity: float = WHO_SENSITIVITY,
     return {
         'threshold': threshold,
         'target_sensitivity': float(target_sensitivity),
+        'sensitivity_confidence': None if confidence is None else float(confidence),
         'threshold_ci': [low, high],
         'sensitivity': rates['sensitivity'],
         'specificity': rates['specificity'],
@@ -212,7 +226,8 @@ def calibrate(scores, labels, target_sensitivity: float = WHO_SENSITIVITY,
 
 def simulate_local_calibration(scores, labels, n_tb: int, n_normal: int,
                                target_sensitivity: float = WHO_SENSITIVITY,
-                               repeats: int = 500, seed: int = 0) -> dict:
+                               repeats: int = 500, seed: int = 0,
+                               confidence: Optional[float] = None) -> dict:
     """What local calibration on ``n_tb`` + ``n_normal`` labelled cases would achieve.
 
     Repeatedly draws a calibration set of that size from one site's scored cases, calibrates
@@ -220,7 +235,8 @@ def simulate_local_calibration(scores, labels, n_tb: int, n_normal: int,
     cases, never seen by the calibration, at that threshold. Returns the median and 5th-95th
     percentiles of the held-out sensitivity and specificity and how often the WHO target
     (sensitivity >= 90 %, specificity >= 70 %) was met: the answer to "how many local images
-    must be labelled before this model can be used here".
+    must be labelled before this model can be used here". ``confidence`` calibrates with the
+    lower-confidence-bound rule of :func:`threshold_for_sensitivity`.
     """
     scores, labels = np.asarray(scores, float), np.asarray(labels, int)
     tb, normal = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
@@ -228,6 +244,11 @@ def simulate_local_calibration(scores, labels, n_tb: int, n_normal: int,
         raise CalibrationInputError(
             f'need more than {n_tb} TB and {n_normal} normal cases to hold some out; '
             f'got {len(tb)} and {len(normal)}')
+    if confidence is not None and n_tb < min_tb_cases(target_sensitivity, confidence):
+        raise CalibrationInputError(
+            f'{n_tb} TB calibration cases cannot show a sensitivity of {target_sensitivity:.0%} '
+            f'with {confidence:.0%} confidence; that needs at least '
+            f'{min_tb_cases(target_sensitivity, confidence)}')
     rng = np.random.default_rng(seed)
     results = np.empty((repeats, 3))
     for i in range(repeats):
@@ -235,7 +256,7 @@ def simulate_local_calibration(scores, labels, n_tb: int, n_normal: int,
                                  rng.choice(normal, n_normal, replace=False)])
         held_out = np.setdiff1d(np.arange(len(labels)), chosen)
         threshold = threshold_for_sensitivity(scores[chosen], labels[chosen],
-                                              target_sensitivity)
+                                              target_sensitivity, confidence)
         rates = rates_at(scores[held_out], labels[held_out], threshold)
         results[i] = threshold, rates['sensitivity'], rates['specificity']
     who = (results[:, 1] >= WHO_SENSITIVITY) & (results[:, 2] >= WHO_SPECIFICITY)
@@ -245,6 +266,26 @@ def simulate_local_calibration(scores, labels, n_tb: int, n_normal: int,
         return dict(median=float(median), p05=float(low), p95=float(high))
 
     return dict(n_tb=int(n_tb), n_normal=int(n_normal),
-                target_sensitivity=float(target_sensitivity), repeats=int(repeats),
+                target_sensitivity=float(target_sensitivity),
+                sensitivity_confidence=None if confidence is None else float(confidence),
+                repeats=int(repeats),
                 threshold=summary(0), sensitivity=summary(1), specificity=summary(2),
                 who_target_met=float(who.mean()))
+
+
+def local_calibration_table(rows) -> str:
+    """Markdown table of :func:`simulate_local_calibration` results, one row each."""
+    lines = ['| calibration cases (TB + normal) | target sens. | held-out sensitivity % '
+             '(median, 5-95th pct) | held-out specificity % | WHO target met |',
+             '|---|---|---|---|---|']
+    for r in rows:
+        sens, spec = r['sensitivity'], r['specificity']
+        confidence = r.get('sensitivity_confidence')
+        target = f"{r['target_sensitivity']:.2f}" + (
+            f' (lower {100 * confidence:.0f} % bound)' if confidence else '')
+        lines.append(
+            f"| {r['n_tb']} + {r['n_normal']} | {target} | "
+            f"{100 * sens['median']:.1f} ({100 * sens['p05']:.1f}-{100 * sens['p95']:.1f}) | "
+            f"{100 * spec['median']:.1f} ({100 * spec['p05']:.1f}-{100 * spec['p95']:.1f}) | "
+            f"{100 * r['who_target_met']:.0f} % of draws |")
+    return '\n'.join(lines)

@@ -13,7 +13,11 @@ import argparse
 import json
 from pathlib import Path
 
-from mmtb.evaluation.calibration import read_scores_csv, simulate_local_calibration
+from mmtb.evaluation.calibration import (
+    local_calibration_table,
+    read_scores_csv,
+    simulate_local_calibration,
+)
 
 
 def parse_args(argv=None):
@@ -24,24 +28,13 @@ def parse_args(argv=None):
     parser.add_argument('--targets', nargs='+', type=float, default=[0.9, 0.95],
                         help='sensitivity the calibrated threshold must reach on the '
                              'calibration cases')
+    parser.add_argument('--confidence', type=float,
+                        help='calibrate so that the target is the lower confidence bound of '
+                             'the sensitivity (e.g. 0.95; see calibrate_threshold.py)')
     parser.add_argument('--repeats', type=int, default=500, help='draws per setting')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', help='JSON with every setting (default: print only)')
     return parser.parse_args(argv)
-
-
-def markdown(rows) -> str:
-    lines = ['| calibration cases (TB + normal) | target sens. | held-out sensitivity % '
-             '(median, 5-95th pct) | held-out specificity % | WHO target met |',
-             '|---|---|---|---|---|']
-    for r in rows:
-        sens, spec = r['sensitivity'], r['specificity']
-        lines.append(
-            f"| {r['n_tb']} + {r['n_normal']} | {r['target_sensitivity']:.2f} | "
-            f"{100 * sens['median']:.1f} ({100 * sens['p05']:.1f}-{100 * sens['p95']:.1f}) | "
-            f"{100 * spec['median']:.1f} ({100 * spec['p05']:.1f}-{100 * spec['p95']:.1f}) | "
-            f"{100 * r['who_target_met']:.0f} % of draws |")
-    return '\n'.join(lines)
 
 
 def main(argv=None) -> int:
@@ -52,8 +45,8 @@ def main(argv=None) -> int:
         n_tb, n_normal = (int(n) for n in size.split(':'))
         for target in args.targets:
             rows.append(simulate_local_calibration(scores, labels, n_tb, n_normal, target,
-                                                   args.repeats, args.seed))
-    table = markdown(rows)
+                                                   args.repeats, args.seed, args.confidence))
+    table = local_calibration_table(rows)
     print(table)
     if args.out:
         Path(args.out).write_text(json.dumps(

@@ -6,7 +6,9 @@
 
 Writes into ``--out``: ``model.pth`` (weights and class names only: no optimizer state, loads
 under weights-only ``torch.load``), ``config.py`` (the trained config), ``operating_point.json``
-(the threshold reaching 90 % sensitivity on the internal test split), the evaluation JSONs of
+(the threshold reaching 90 % sensitivity on the internal test split; with
+``--sensitivity-confidence 0.95``, the threshold where 90 % is the sensitivity's lower 95 %
+confidence bound), the evaluation JSONs of
 the PUBLISHED weights made by ``tools/test.py`` (internal split, then each external set with
 that threshold unchanged) with their per-image scores, a simulation of local calibration on
 each external set, and ``model_card.md`` rendered from those files only.
@@ -24,8 +26,15 @@ import torch
 from mmengine.config import Config
 
 import mmtb  # noqa: F401  (allow-lists mmengine checkpoints for weights-only loading)
+from mmtb.evaluation.calibration import (
+    local_calibration_table,
+    read_scores_csv,
+    simulate_local_calibration,
+)
+from mmtb.evaluation.metrics import rates_at, threshold_for_sensitivity
 from mmtb.experiments import external_set
-from mmtb.utils import set_input_size
+from mmtb.utils import input_size_of, set_input_size
+from mmtb.utils.config import run_name
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -92,6 +101,44 @@ def evaluate(out: Path, name: str, img_size, data_root=None, threshold=None) -> 
     return record['metrics']
 
 
+def operating_point(out: Path, confidence=None, target: float = 0.9) -> dict:
+    """The operating point chosen on the internal split's per-image scores: the highest
+    threshold reaching ``target`` sensitivity there, or with ``confidence`` the highest whose
+    lower confidence bound of the sensitivity reaches it."""
+    scores, labels = read_scores_csv(out / 'scores_internal.csv')
+    threshold = threshold_for_sensitivity(scores, labels, target, confidence)
+    rates = rates_at(scores, labels, threshold)
+    rule = (f'{target:.0%} sensitivity' if confidence is None else
+            f'{target:.0%} = lower {confidence:.0%} confidence bound of sensitivity')
+    return dict(threshold=threshold, target_sensitivity=target,
+                sensitivity_confidence=confidence,
+                chosen_on=f'internal test split of {internal_data_root(out)}, {rule}',
+                sensitivity=rates['sensitivity'], specificity=rates['specificity'],
+                n_tb=int(sum(labels)), n_normal=int(len(labels) - sum(labels)))
+
+
+def _threshold_lines(point: dict) -> list:
+    threshold, confidence = point['threshold'], point.get('sensitivity_confidence')
+    if confidence is None:
+        rule = ('the highest threshold reaching 90 % sensitivity on the internal test split '
+                '(the paper\'s protocol has no separate validation split, so this internal '
+                'estimate is optimistic)')
+    else:
+        rule = (f'the highest threshold at which 90 % is the lower one-sided '
+                f'{100 * confidence:.0f} % confidence bound (Clopper-Pearson) of the sensitivity '
+                f"on the internal test split: {100 * point['sensitivity']:.1f} % of its "
+                f"{point['n_tb']} TB found, specificity {100 * point['specificity']:.1f} %. "
+                'Stopping exactly at 90 % would leave the sensitivity short of 90 % on about '
+                'half of new samples from the same population, before any shift to another '
+                'hospital')
+    return [f'- **{threshold:.4f}** on P(TB): {rule}. It is applied unchanged to the external '
+            'set below.',
+            *(['- **This threshold does not transfer.** The internal split is (near-)perfectly '
+               'separated, so the 90 %-sensitivity threshold sits at the very top of the score '
+               'range; on another hospital\'s X-rays it misses many TB cases (see the external '
+               'row). Calibrate it on local data before any use.'] if threshold > 0.99 else [])]
+
+
 def _pct(m, key):
     return f"{m[f'screening/{key}']:.1f}"
 
@@ -112,9 +159,9 @@ def _local_calibration_lines(local: dict) -> list:
     return lines
 
 
-def render_card(name, cfg, source, internal, externals, threshold, sha256,
+def render_card(name, cfg, source, internal, externals, point, sha256,
                 local_calibration=None, notes=()) -> str:
-    from mmtb.utils import input_size_of
+    """The model card; ``point`` is the operating-point dict (``operating_point.json``)."""
     size = input_size_of(cfg)
     backbone = single_model(cfg).backbone
     members = source.get('members') or []
@@ -137,7 +184,7 @@ def render_card(name, cfg, source, internal, externals, threshold, sha256,
         if not m.get('screening/op/who_target_met'):
             lines += [
                 f'> **Warning:** on X-rays from a hospital it never saw ({set_name}) this model '
-                f"falls far short of the WHO triage target: ROC AUC {m['screening/auc']:.2f}, "
+                f"falls short of the WHO triage target: ROC AUC {m['screening/auc']:.2f}, "
                 f"sensitivity {_pct(m, 'op/sensitivity')} % with specificity "
                 f"{_pct(m, 'op/specificity')} % at its operating threshold. Do not use it to "
                 'rule TB out; calibrate and validate locally first.', '']
@@ -167,13 +214,7 @@ def render_card(name, cfg, source, internal, externals, threshold, sha256,
         '`tools/dataset_converters/prepare_tbcxr.py --input tbdb:../shared/data/tbdb256` '
         '(seed 0, duplicates removed first).', '',
         '## Operating threshold',
-        f'- **{threshold:.4f}** on P(TB): the highest threshold reaching 90 % sensitivity on the '
-        'internal test split (the paper\'s protocol has no separate validation split, so this '
-        'internal estimate is optimistic). It is applied unchanged to the external set below.',
-        *(['- **This threshold does not transfer.** The internal split is (near-)perfectly '
-            'separated, so the 90 %-sensitivity threshold sits at the very top of the score '
-            'range; on another hospital\'s X-rays it misses many TB cases (see the external row). '
-            'Calibrate it on local data before any use.'] if threshold > 0.99 else []),
+        *_threshold_lines(point),
         '- WHO advises calibrating CAD thresholds locally: `tools/calibrate_threshold.py` on a '
         'small labelled local set writes an `operating_point.json` the app and '
         '`tools/screen.py` can load.',
@@ -187,7 +228,9 @@ def render_card(name, cfg, source, internal, externals, threshold, sha256,
             op = f"{_pct(m, 'op/sensitivity')} / {_pct(m, 'op/specificity')}"
             who = 'met' if m['screening/op/who_target_met'] else '**not met**'
         else:  # the set the threshold was chosen on
-            op = f"≥ 90 / {_pct(m, 'spec_at_sens90')} (chosen here)"
+            op = (f"{100 * point['sensitivity']:.1f} / {100 * point['specificity']:.1f} "
+                  '(chosen here)') if 'sensitivity' in point else \
+                f"≥ 90 / {_pct(m, 'spec_at_sens90')} (chosen here)"
             who = ''
         lines.append(
             f"| {title} | {m['screening/num_samples']} ({m['screening/num_tb']}) | "
@@ -237,6 +280,9 @@ def main(argv=None):
     parser.add_argument('--fp16', action='store_true',
                         help='store the weights as float16 (half the file; for seed ensembles, '
                              'which hold several networks; --card-only reads it from model.pth)')
+    parser.add_argument('--sensitivity-confidence', type=float,
+                        help='choose the threshold where 90%% is the lower confidence bound '
+                             '(e.g. 0.95) of the internal sensitivity, not its point estimate')
     parser.add_argument('--card-only', action='store_true',
                         help='only re-render model_card.md from the files already in --out')
     args = parser.parse_args(argv)
@@ -253,27 +299,25 @@ def main(argv=None):
         return
     source = write_weights(Path(args.checkpoint), out, fp16=args.fp16)
     write_config(Path(args.config), out, args.img_size)
-    internal = evaluate(out, 'internal', args.img_size)
-    threshold = float(internal['screening/thr_sens90'])
-    (out / 'operating_point.json').write_text(json.dumps(dict(
-        threshold=threshold, target_sensitivity=0.9,
-        chosen_on=f'internal test split of {internal_data_root(out)}, 90% sensitivity',
-        specificity=internal['screening/spec_at_sens90'] / 100,
-        n_tb=internal['screening/num_tb'],
-        n_normal=internal['screening/num_samples'] - internal['screening/num_tb']), indent=2))
+    evaluate(out, 'internal', args.img_size)
+    point = operating_point(out, args.sensitivity_confidence)
+    (out / 'operating_point.json').write_text(json.dumps(point, indent=2) + '\n')
     for name, root in args.external:
-        evaluate(out, name, args.img_size, root, threshold)
-        simulate_local_calibration(out, name)
+        evaluate(out, name, args.img_size, root, point['threshold'])
+        write_local_calibration(out, name)
     write_card(out, args.config, source, args.note)
 
 
-def simulate_local_calibration(out: Path, name: str) -> None:
-    """How calibrating on a few of the external hospital's X-rays would do on the rest."""
-    subprocess.run([sys.executable, str(REPO / 'tools' / 'analysis_tools' /
-                                        'local_calibration.py'), str(out / f'scores_{name}.csv'),
-                    '--sizes', '25:25', '50:50', '--targets', '0.9', '0.95',
-                    '--out', str(out / f'local_calibration_{name}.json')],
-                   check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+def write_local_calibration(out: Path, name: str) -> None:
+    """How calibrating on a few of the external hospital's X-rays would do on the rest: the
+    plain rule at 90 and 95 % and, with 50 TB cases, the 95 %-confidence rule at 90 %."""
+    scores, labels = read_scores_csv(out / f'scores_{name}.csv')
+    rows = [simulate_local_calibration(scores, labels, n, n, target)
+            for n in (25, 50) for target in (0.9, 0.95)]
+    rows.append(simulate_local_calibration(scores, labels, 50, 50, 0.9, confidence=0.95))
+    (out / f'local_calibration_{name}.json').write_text(json.dumps(dict(
+        scores=str((out / f'scores_{name}.csv').relative_to(REPO)), settings=rows,
+        table=local_calibration_table(rows)), indent=2))
 
 
 def write_card(out: Path, config: str, source: dict, notes=()) -> None:
@@ -282,13 +326,14 @@ def write_card(out: Path, config: str, source: dict, notes=()) -> None:
     internal = json.loads((out / 'eval_internal.json').read_text())['metrics']
     externals = {p.stem[len('eval_'):]: json.loads(p.read_text())['metrics']
                  for p in sorted(out.glob('eval_*.json')) if p.stem != 'eval_internal'}
-    threshold = json.loads((out / 'operating_point.json').read_text())['threshold']
+    point = json.loads((out / 'operating_point.json').read_text())
     local = {p.stem[len('local_calibration_'):]: json.loads(p.read_text())
              for p in sorted(out.glob('local_calibration_*.json'))}
     sha256 = hashlib.sha256((out / 'model.pth').read_bytes()).hexdigest()
     (out / 'model_card.md').write_text(render_card(
-        Path(config).stem, cfg, source, internal, externals, threshold, sha256, local, notes))
-    print(f'wrote {out / "model_card.md"} (threshold {threshold:.4f})')
+        run_name(config, input_size_of(cfg)), cfg, source, internal, externals, point, sha256,
+        local, notes))
+    print(f'wrote {out / "model_card.md"} (threshold {point["threshold"]:.4f})')
 
 
 if __name__ == '__main__':

@@ -6,23 +6,54 @@ chosen on one set and applied unchanged to another (WHO triage target: sensitivi
 specificity >= 70%). ROC/AUC come from scikit-learn.
 """
 import csv
+import math
 import os.path as osp
 from typing import List, Optional, Sequence
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmpretrain.registry import METRICS
+from scipy.stats import beta
 from sklearn.metrics import roc_auc_score, roc_curve
 
 WHO_SENSITIVITY = 0.90
 WHO_SPECIFICITY = 0.70
 
 
-def threshold_for_sensitivity(scores, labels, sensitivity: float = WHO_SENSITIVITY) -> float:
-    """Highest threshold on P(TB) whose sensitivity (score >= threshold) reaches the target."""
-    fpr, tpr, thresholds = roc_curve(labels, scores, drop_intermediate=False)
-    reached = np.flatnonzero(tpr >= sensitivity - 1e-12)
-    return float(min(thresholds[reached[0]], 1.0))
+def sensitivity_lower_bound(detected: int, n_tb: int, confidence: float) -> float:
+    """One-sided Clopper-Pearson lower confidence bound of a sensitivity ``detected / n_tb``."""
+    if not 0 < confidence < 1:
+        raise ValueError(f'confidence must be between 0 and 1, got {confidence}')
+    return float(beta.ppf(1 - confidence, detected, n_tb - detected + 1)) if detected else 0.0
+
+
+def min_tb_cases(sensitivity: float, confidence: float) -> int:
+    """Fewest TB cases that can show ``sensitivity`` with ``confidence`` (all of them found)."""
+    return math.ceil(math.log(1 - confidence) / math.log(sensitivity) - 1e-9)
+
+
+def threshold_for_sensitivity(scores, labels, sensitivity: float = WHO_SENSITIVITY,
+                              confidence: Optional[float] = None) -> float:
+    """Highest threshold on P(TB) whose sensitivity (score >= threshold) reaches the target.
+
+    With ``confidence`` (e.g. 0.95) the *lower confidence bound* of the sensitivity must reach
+    it (one-sided Clopper-Pearson), so the target still holds on new cases like these with that
+    confidence. The plain rule stops exactly at the target, so on new cases from the same
+    population the sensitivity falls short about half the time. Raises ``ValueError`` when there
+    are too few TB cases to show the target with that confidence.
+    """
+    if confidence is None:
+        fpr, tpr, thresholds = roc_curve(labels, scores, drop_intermediate=False)
+        reached = np.flatnonzero(tpr >= sensitivity - 1e-12)
+        return float(min(thresholds[reached[0]], 1.0))
+    tb_scores = np.sort(np.asarray(scores, float)[np.asarray(labels) == 1])[::-1]
+    for detected in range(1, len(tb_scores) + 1):
+        if sensitivity_lower_bound(detected, len(tb_scores), confidence) >= sensitivity:
+            return float(tb_scores[detected - 1])
+    raise ValueError(
+        f'{len(tb_scores)} TB cases cannot show a sensitivity of {sensitivity:.0%} with '
+        f'{confidence:.0%} confidence; that needs at least '
+        f'{min_tb_cases(sensitivity, confidence)} TB cases')
 
 
 def rates_at(scores, labels, threshold: float) -> dict:
