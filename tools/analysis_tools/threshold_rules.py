@@ -1,7 +1,7 @@
 """How two rules for the internal operating threshold transfer to an external set.
 
     python tools/analysis_tools/threshold_rules.py results/*/*/ checkpoints/default \\
-        --test-set pakistan256 --confidence 0.95 --out results/threshold_rules_pakistan256.json
+        --test-set pakistan256 --confidence 0.95 --out results/threshold_rules/pakistan256.json
 
 Each argument is a folder holding ``scores_internal.csv`` and ``scores_<test set>.csv`` (a run
 folder of ``tools/run_ablation.py`` or a published model); folders without both are skipped.

@@ -128,9 +128,8 @@ def _threshold_lines(point: dict) -> list:
                 f'{100 * confidence:.0f} % confidence bound (Clopper-Pearson) of the sensitivity '
                 f"on the internal test split: {100 * point['sensitivity']:.1f} % of its "
                 f"{point['n_tb']} TB found, specificity {100 * point['specificity']:.1f} %. "
-                'Stopping exactly at 90 % would leave the sensitivity short of 90 % on about '
-                'half of new samples from the same population, before any shift to another '
-                'hospital')
+                'Stopping exactly at 90 % leaves the sensitivity short of 90 % on about half of '
+                'new samples from the same population, before any shift to another hospital')
     return [f'- **{threshold:.4f}** on P(TB): {rule}. It is applied unchanged to the external '
             'set below.',
             *(['- **This threshold does not transfer.** The internal split is (near-)perfectly '
