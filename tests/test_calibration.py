@@ -292,6 +292,7 @@ def test_local_calibration_with_the_confidence_rule_misses_the_target_less_often
     assert plain['sensitivity']['median'] < 0.92 < bound['sensitivity']['p05'] + 0.05
     assert bound['sensitivity']['median'] > plain['sensitivity']['median']
     assert bound['specificity']['median'] < plain['specificity']['median']  # the price
+    assert bound['sensitivity_below_target'] < 0.15 < 0.3 < plain['sensitivity_below_target']
     assert '0.90 (lower 95 % bound)' in local_calibration_table([plain, bound])
     with pytest.raises(CalibrationInputError, match='at least 29'):
         simulate_local_calibration(scores, labels, 25, 25, confidence=0.95)
