@@ -235,9 +235,9 @@ def simulate_local_calibration(scores, labels, n_tb: int, n_normal: int,
     cases, never seen by the calibration, at that threshold. Returns the median and 5th-95th
     percentiles of the held-out sensitivity and specificity, how often that sensitivity fell
     below the target and how often the WHO target (sensitivity >= 90 %, specificity >= 70 %)
-    was met: the answer to "how many local images
-    must be labelled before this model can be used here". ``confidence`` calibrates with the
-    lower-confidence-bound rule of :func:`threshold_for_sensitivity`.
+    was met: the answer to "how many local images must be labelled before this model can be
+    used here". ``confidence`` calibrates with the lower-confidence-bound rule of
+    :func:`threshold_for_sensitivity`.
     """
     scores, labels = np.asarray(scores, float), np.asarray(labels, int)
     tb, normal = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
