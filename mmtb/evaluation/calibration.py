@@ -19,6 +19,7 @@ import numpy as np
 from mmtb.evaluation.metrics.screening import (
     WHO_SENSITIVITY,
     WHO_SPECIFICITY,
+    meets_who_target,
     min_tb_cases,
     rates_at,
     stratified_resamples,
@@ -260,7 +261,7 @@ def simulate_local_calibration(scores, labels, n_tb: int, n_normal: int,
                                               target_sensitivity, confidence)
         rates = rates_at(scores[held_out], labels[held_out], threshold)
         results[i] = threshold, rates['sensitivity'], rates['specificity']
-    who = (results[:, 1] >= WHO_SENSITIVITY) & (results[:, 2] >= WHO_SPECIFICITY)
+    who = meets_who_target(results[:, 1], results[:, 2])
 
     def summary(column):
         low, median, high = np.quantile(results[:, column], [0.05, 0.5, 0.95])

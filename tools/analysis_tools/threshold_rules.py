@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mmtb.evaluation.calibration import read_scores_csv
 from mmtb.evaluation.metrics import rates_at, threshold_for_sensitivity
-from mmtb.evaluation.metrics.screening import WHO_SENSITIVITY, WHO_SPECIFICITY
+from mmtb.evaluation.metrics.screening import WHO_SENSITIVITY, meets_who_target
 
 
 def transfer(folder: Path, test_set: str, confidence: float) -> dict:
@@ -27,8 +27,8 @@ def transfer(folder: Path, test_set: str, confidence: float) -> dict:
         rates = rates_at(*external, threshold)
         row[rule] = dict(threshold=threshold, sensitivity=rates['sensitivity'],
                          specificity=rates['specificity'],
-                         who_target_met=rates['sensitivity'] >= WHO_SENSITIVITY
-                         and rates['specificity'] >= WHO_SPECIFICITY)
+                         who_target_met=bool(meets_who_target(rates['sensitivity'],
+                                                              rates['specificity'])))
     return row
 
 

@@ -27,11 +27,11 @@ from mmengine.config import Config
 
 import mmtb  # noqa: F401  (allow-lists mmengine checkpoints for weights-only loading)
 from mmtb.evaluation.calibration import (
+    calibrate,
     local_calibration_table,
     read_scores_csv,
     simulate_local_calibration,
 )
-from mmtb.evaluation.metrics import rates_at, threshold_for_sensitivity
 from mmtb.experiments import external_set
 from mmtb.utils import input_size_of, set_input_size
 from mmtb.utils.config import run_name
@@ -102,19 +102,15 @@ def evaluate(out: Path, name: str, img_size, data_root=None, threshold=None) -> 
 
 
 def operating_point(out: Path, confidence=None, target: float = 0.9) -> dict:
-    """The operating point chosen on the internal split's per-image scores: the highest
-    threshold reaching ``target`` sensitivity there, or with ``confidence`` the highest whose
-    lower confidence bound of the sensitivity reaches it."""
+    """The operating point chosen on the internal split's per-image scores, by the same
+    :func:`calibrate` as local calibration: the highest threshold reaching ``target``
+    sensitivity there, or with ``confidence`` the highest whose lower confidence bound of the
+    sensitivity reaches it."""
     scores, labels = read_scores_csv(out / 'scores_internal.csv')
-    threshold = threshold_for_sensitivity(scores, labels, target, confidence)
-    rates = rates_at(scores, labels, threshold)
     rule = (f'{target:.0%} sensitivity' if confidence is None else
             f'{target:.0%} = lower {confidence:.0%} confidence bound of sensitivity')
-    return dict(threshold=threshold, target_sensitivity=target,
-                sensitivity_confidence=confidence,
-                chosen_on=f'internal test split of {internal_data_root(out)}, {rule}',
-                sensitivity=rates['sensitivity'], specificity=rates['specificity'],
-                n_tb=int(sum(labels)), n_normal=int(len(labels) - sum(labels)))
+    return calibrate(scores, labels, target, confidence=confidence,
+                     chosen_on=f'internal test split of {internal_data_root(out)}, {rule}')
 
 
 def _threshold_lines(point: dict) -> list:

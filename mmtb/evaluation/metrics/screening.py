@@ -56,6 +56,12 @@ def threshold_for_sensitivity(scores, labels, sensitivity: float = WHO_SENSITIVI
         f'{min_tb_cases(sensitivity, confidence)} TB cases')
 
 
+def meets_who_target(sensitivity, specificity):
+    """WHO triage target (fractions; works elementwise on arrays)."""
+    return ((np.asarray(sensitivity) >= WHO_SENSITIVITY)
+            & (np.asarray(specificity) >= WHO_SPECIFICITY))
+
+
 def rates_at(scores, labels, threshold: float) -> dict:
     """Confusion-matrix rates (fractions) when P(TB) >= threshold means TB."""
     scores, labels = np.asarray(scores), np.asarray(labels).astype(bool)
@@ -183,8 +189,8 @@ def screening_report(scores: Sequence[float], labels: Sequence[int], threshold: 
         report['op/threshold'] = float(operating_threshold)
         for key in ('accuracy', 'sensitivity', 'specificity', 'f1'):
             report[f'op/{key}'] = 100 * op[key]
-        report['op/who_target_met'] = bool(op['sensitivity'] >= WHO_SENSITIVITY
-                                           and op['specificity'] >= WHO_SPECIFICITY)
+        report['op/who_target_met'] = bool(meets_who_target(op['sensitivity'],
+                                                            op['specificity']))
     return report
 
 
