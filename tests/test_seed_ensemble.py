@@ -74,3 +74,30 @@ def test_members_of_different_architectures_are_refused(tiny_checkpoint, tmp_pat
     assert 'does not have the architecture' in capsys.readouterr().err
     with pytest.raises(SystemExit):
         tool.main([str(tiny_checkpoint.config), str(other), '--out', str(tmp_path / 'out')])
+
+
+def test_int8_weights_load_and_predict_like_the_float_ones(ensemble, tmp_path):
+    from mmtb.utils.compact_weights import quantize_weights
+    ckpt = torch.load(ensemble.checkpoint_path, map_location='cpu')
+    compact = tmp_path / 'model_int8.pth'
+    torch.save(dict(state_dict=quantize_weights(ckpt['state_dict']), meta=ckpt['meta']), compact)
+    assert torch.load(compact, map_location='cpu', weights_only=True)  # loads weights-only
+    int8 = TBScreener(config=ensemble.config_path, checkpoint=compact)
+    assert all(p.dtype == torch.float32 for p in int8.model.parameters())
+    grey, _ = synthetic_xray(np.random.default_rng(7), 64, lesion=True)
+    assert int8.predict(grey).prob_tb == pytest.approx(ensemble.predict(grey).prob_tb, abs=0.02)
+
+
+def test_int8_round_trip_is_within_half_a_step_per_channel():
+    from mmtb.utils.compact_weights import SCALE_SUFFIX, dequantize_on_load, quantize_weights
+    weight = torch.randn(8, 4, 3, 3, generator=torch.Generator().manual_seed(0))
+    weight[3] = 0  # a dead channel must not divide by zero
+    packed = quantize_weights({'m.conv.weight': weight, 'm.bn.bias': torch.ones(8),
+                               'm.bn.num_batches_tracked': torch.tensor(5)})
+    assert packed['m.conv.weight'].dtype == torch.int8
+    assert packed['m.bn.bias'].dtype == torch.float16
+    dequantize_on_load(None, packed, 'm.')
+    assert 'm.conv.weight' + SCALE_SUFFIX not in packed
+    step = weight.abs().flatten(1).amax(1).clamp_min(1e-12) / 127
+    assert ((packed['m.conv.weight'] - weight).abs() <= step.view(-1, 1, 1, 1) / 2 + 1e-7).all()
+    assert packed['m.bn.num_batches_tracked'] == 5

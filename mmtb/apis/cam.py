@@ -15,7 +15,10 @@ logits, hence the probability, and the CAM.
 
 Seed ensembles (``SeedEnsembleClassifier``): one target layer per member; pytorch-grad-cam
 averages the members' normalised maps, each taken against the ensemble's own output (the log of
-the members' mean probability), so the heat map explains the probability the user sees.
+the members' mean probability), so the heat map explains the probability the user sees. When
+the members read different preprocessings (``PreprocessingViews``: some crop to the lung field,
+some do not), each member's map is first put back onto the original image through its own
+view's crop, then the maps are averaged.
 """
 from __future__ import annotations
 
@@ -25,8 +28,19 @@ import cv2
 import numpy as np
 import torch
 from pytorch_grad_cam import GradCAM
+from pytorch_grad_cam.utils.image import scale_cam_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
+
+
+def member_crop_boxes(model: nn.Module, metainfo: dict):
+    """Per member (target layer), the lung box of the view it read; None unless the model's
+    members read ``PreprocessingViews`` views."""
+    views = getattr(model, 'member_views', None)
+    boxes = metainfo.get('view_lung_boxes')
+    if views is None or boxes is None:
+        return None
+    return [boxes[view] for view in views]
 
 
 def default_target_layers(model: nn.Module) -> list[nn.Module]:
@@ -89,6 +103,17 @@ class _LogitsFromTarget(nn.Module):
             self._active = False
 
 
+class _GradCAMKeepingLayers(GradCAM):
+    """pytorch-grad-cam's GradCAM, also keeping each target layer's map (it returns only their
+    mean), so maps over differently cropped inputs can be mapped back one by one."""
+
+    per_layer: list = []
+
+    def aggregate_multi_layers(self, cam_per_target_layer):
+        self.per_layer = [layer_map[:, 0] for layer_map in cam_per_target_layer]
+        return super().aggregate_multi_layers(cam_per_target_layer)
+
+
 class GradCAMExplainer:
     """Grad-CAM of class ``class_index`` on ``target_layer`` (one module, or a list whose maps
     are averaged, e.g. one per ensemble member); returns (probability, CAM).
@@ -105,22 +130,33 @@ class GradCAMExplainer:
         # the hooks live on the shared model: one CAM at a time (the app serves many sessions)
         self._lock = threading.Lock()
 
-    def __call__(self, inputs: torch.Tensor, out_hw: tuple[int, int],
-                 crop_box=None) -> tuple[float, np.ndarray]:
+    def __call__(self, inputs: torch.Tensor, out_hw: tuple[int, int], crop_box=None,
+                 layer_crop_boxes=None) -> tuple[float, np.ndarray]:
         """``inputs``: one preprocessed image (1xCxHxW, the data_preprocessor's output).
 
         Returns P(class) from the softmax of the same forward pass, and the CAM resized to
         ``out_hw`` (the original image's height, width) as float32 in [0, 1]. ``crop_box``:
         the region (x0, y0, x1, y1, in input pixels) the pipeline cropped and resized to the
         input (``CropLungField``'s ``lung_box``), so that the map lands where the model looked.
+        ``layer_crop_boxes``: instead, one such box (or None) per target layer
+        (:func:`member_crop_boxes`); each layer's map is placed with its own box, then averaged.
         """
         if inputs.ndim != 4 or inputs.shape[0] != 1:
             raise ValueError(f'Grad-CAM takes one image (1xCxHxW), got {tuple(inputs.shape)}')
-        with self._lock, GradCAM(model=self.net, target_layers=self.target_layers) as cam:
+        if layer_crop_boxes is not None and len(layer_crop_boxes) != len(self.target_layers):
+            raise ValueError(f'{len(layer_crop_boxes)} crop boxes for '
+                             f'{len(self.target_layers)} target layers')
+        with self._lock, _GradCAMKeepingLayers(model=self.net,
+                                               target_layers=self.target_layers) as cam:
             maps = cam(input_tensor=inputs, targets=[ClassifierOutputTarget(self.class_index)])
             logits = cam.outputs.detach()
+            per_layer = cam.per_layer
         prob = float(torch.softmax(logits.float(), dim=1)[0, self.class_index])
-        return prob, cam_on_original(maps[0], out_hw, crop_box)
+        if layer_crop_boxes is None:
+            return prob, cam_on_original(maps[0], out_hw, crop_box)
+        placed = np.mean([cam_on_original(layer_map[0], out_hw, box)
+                          for layer_map, box in zip(per_layer, layer_crop_boxes)], axis=0)
+        return prob, scale_cam_image(placed[None])[0].astype(np.float32)
 
 
 def cam_on_original(cam: np.ndarray, out_hw: tuple[int, int], crop_box=None) -> np.ndarray:

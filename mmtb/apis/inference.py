@@ -31,7 +31,7 @@ from mmpretrain.datasets.transforms import PackInputs
 from pytorch_grad_cam.utils.image import show_cam_on_image
 
 import mmtb  # noqa: F401  (registers mmtb's modules; allow-lists mmengine checkpoints)
-from mmtb.apis.cam import GradCAMExplainer, default_target_layers
+from mmtb.apis.cam import GradCAMExplainer, default_target_layers, member_crop_boxes
 from mmtb.engine.hooks.channels_last import to_channels_last
 from mmtb.io.decode import DecodedXray, decode_xray
 from mmtb.utils import input_size_of
@@ -201,12 +201,17 @@ def list_checkpoints(work_dirs='work_dirs') -> list[dict]:
     return models
 
 
+CROP_META_KEYS = ('lung_box', 'view_lung_boxes')
+
+
 def keep_crop_box(pipeline) -> None:
-    """Make the test pipeline's ``PackInputs`` keep ``lung_box`` (set by ``CropLungField``),
-    which Grad-CAM needs to put its map back where the cropped input came from."""
+    """Make the test pipeline's ``PackInputs`` keep ``lung_box`` (set by ``CropLungField``) and
+    ``view_lung_boxes`` (``PreprocessingViews``), which Grad-CAM needs to put its map back
+    where the cropped input came from."""
     for transform in getattr(pipeline, 'transforms', []):
-        if isinstance(transform, PackInputs) and 'lung_box' not in transform.meta_keys:
-            transform.meta_keys = (*transform.meta_keys, 'lung_box')
+        if isinstance(transform, PackInputs):
+            transform.meta_keys = (*transform.meta_keys,
+                                   *(k for k in CROP_META_KEYS if k not in transform.meta_keys))
 
 
 def overlay_cam(grey: np.ndarray, cam: np.ndarray, alpha: float = 0.4) -> np.ndarray:
@@ -368,8 +373,9 @@ class TBScreener:
         if with_cam:
             data = self._batch([grey])
             inputs = self.model.data_preprocessor(data, False)['inputs']
-            crop_box = data['data_samples'][0].metainfo.get('lung_box')
-            prob, cam = self.explainer(inputs, grey.shape[:2], crop_box=crop_box)
+            meta = data['data_samples'][0].metainfo
+            prob, cam = self.explainer(inputs, grey.shape[:2], crop_box=meta.get('lung_box'),
+                                       layer_crop_boxes=member_crop_boxes(self.model, meta))
         else:
             prob, cam = self.predict_batch([grey])[0], None
         return Prediction(prob_tb=prob, decision=self.decide(prob),

@@ -9,7 +9,10 @@ Each argument is a run folder written by ``tools/run_ablation.py`` (``scores_int
 and ``scores_<test set>.csv``). Prints and writes every run's AUC, each config's mean, the
 change in mean AUC with a 95 % CI over both seeds and images
 (:mod:`mmtb.evaluation.metrics.seed_groups`), and each config's seed ensemble (mean P(TB)),
-screened at the threshold for 90 % sensitivity chosen on its internal test scores.
+screened at the threshold for 90 % sensitivity chosen on its internal test scores; with
+``--confidence 0.95`` also at the threshold where 90 % is the sensitivity's lower 95 % bound.
+The runs of a group need not share a config: a group of several recipes' runs is scored as
+the ensemble of all of them (``make_seed_ensemble.py --recipe`` builds it as one model).
 """
 import argparse
 import json
@@ -33,6 +36,9 @@ def main(argv=None) -> int:
     parser.add_argument('--names', nargs=2, default=['reference', 'other'])
     parser.add_argument('--test-set', default='pakistan256',
                         help='which scores_<name>.csv to compare (default: pakistan256)')
+    parser.add_argument('--confidence', type=float,
+                        help='also screen each ensemble at the threshold where 90 %% is the '
+                             'lower bound of its internal sensitivity at this confidence')
     parser.add_argument('--n-boot', type=int, default=1000)
     parser.add_argument('--out', help='JSON file to write')
     args = parser.parse_args(argv)
@@ -40,8 +46,12 @@ def main(argv=None) -> int:
         ref_internal, ref_test = read_runs(args.reference, args.test_set)
         oth_internal, oth_test = read_runs(args.other, args.test_set)
         result = compare_seed_groups(ref_test, oth_test, n_boot=args.n_boot)
-        ensembles = {args.names[0]: ensemble_operating_point(ref_internal, ref_test),
-                     args.names[1]: ensemble_operating_point(oth_internal, oth_test)}
+        groups = {args.names[0]: (ref_internal, ref_test),
+                  args.names[1]: (oth_internal, oth_test)}
+        ensembles = {name: ensemble_operating_point(*runs) for name, runs in groups.items()}
+        if args.confidence is not None:
+            ensembles.update({f'{name}, {args.confidence:.0%} bound': ensemble_operating_point(
+                *runs, confidence=args.confidence) for name, runs in groups.items()})
     except (OSError, KeyError, ValueError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 2

@@ -34,26 +34,32 @@ from mmtb.evaluation.calibration import (
 )
 from mmtb.experiments import external_set
 from mmtb.utils import input_size_of, set_input_size
+from mmtb.utils.compact_weights import SCALE_SUFFIX, quantize_weights
 from mmtb.utils.config import run_name
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def write_weights(checkpoint: Path, out: Path, fp16: bool = False) -> dict:
+def write_weights(checkpoint: Path, out: Path, fp16: bool = False, int8: bool = False) -> dict:
     """Weights and class names only (and a seed ensemble's member list); ``fp16`` halves the
-    file (the evaluations below then score exactly these rounded weights)."""
+    file, ``int8`` (seed ensembles only) stores convolution and linear weights as per-channel
+    int8 and the rest as float16 (:mod:`mmtb.utils.compact_weights`); the evaluations below
+    then score exactly these rounded weights."""
     ckpt = torch.load(checkpoint, map_location='cpu')
     meta = ckpt.get('meta', {})
     classes = list(meta.get('dataset_meta', {}).get('classes', ('normal', 'tuberculosis')))
     dtype = torch.float16 if fp16 else torch.float32
-    state = {k: v.to(dtype) if v.is_floating_point() else v
-             for k, v in ckpt['state_dict'].items()}
+    if int8:
+        state = quantize_weights(ckpt['state_dict'])
+    else:
+        state = {k: v.to(dtype) if v.is_floating_point() else v
+                 for k, v in ckpt['state_dict'].items()}
     kept = {'dataset_meta': {'classes': classes}}
     if meta.get('seed_ensemble'):
         kept['seed_ensemble'] = meta['seed_ensemble']
     torch.save({'state_dict': state, 'meta': kept}, out / 'model.pth')
     return dict(epoch=meta.get('epoch'), source=str(checkpoint),
-                members=meta.get('seed_ensemble', []), fp16=fp16)
+                members=meta.get('seed_ensemble', []), fp16=fp16 or int8, int8=int8)
 
 
 def single_model(cfg: Config):
@@ -139,7 +145,24 @@ def _pct(m, key):
 
 
 def _steps(pipeline) -> str:
-    return ' → '.join(f"`{step['type']}`" for step in pipeline)
+    return ' → '.join(_step(step) for step in pipeline)
+
+
+def _step(step) -> str:
+    if step['type'] != 'PreprocessingViews':
+        return f"`{step['type']}`"
+    views = ['(' + (_steps(view) or 'none') + ')' for view in step['views']]
+    return f"one of {len(views)} views, each member reading its recipe's: {', '.join(views)}"
+
+
+def _step_types(pipeline) -> list:
+    """The step types of a pipeline, the steps of ``PreprocessingViews`` views included."""
+    types = []
+    for step in pipeline:
+        types.append(step['type'])
+        for view in step.get('views', []):
+            types += _step_types(view)
+    return types
 
 
 def _local_calibration_lines(local: dict) -> list:
@@ -160,15 +183,18 @@ def render_card(name, cfg, source, internal, externals, point, sha256,
     size = input_size_of(cfg)
     backbone = single_model(cfg).backbone
     members = source.get('members') or []
-    precision = ', float16' if source.get('fp16') else ''
+    precision = (', int8 per-channel convolution and linear weights, the rest float16'
+                 if source.get('int8') else ', float16' if source.get('fp16') else '')
     if members:
         sources = ', '.join(f"`{m['source']}`" for m in members)
         trained_as = f"its members trained as {sources} (epoch {members[0].get('epoch')} each)"
     else:
         trained_as = f"trained from `{source['source']}` (epoch {source['epoch']})"
+    test_steps = _step_types(cfg.test_dataloader.dataset.pipeline)
+    views = cfg.model.get('member_views')
     train_steps = [s for s in cfg.train_dataloader.dataset.pipeline
-                   if s not in cfg.test_dataloader.dataset.pipeline]
-    test_steps = [s['type'] for s in cfg.test_dataloader.dataset.pipeline]
+                   if s not in cfg.test_dataloader.dataset.pipeline
+                   and not (views and s['type'] in test_steps)]
     rows = [('Internal test split (tbdb256, 20 %)', internal)] + \
         [(f'External: {n} (never trained or tuned on)', m) for n, m in externals.items()]
     lines = [
@@ -196,11 +222,20 @@ def render_card(name, cfg, source, internal, externals, point, sha256,
            '(`SeedEnsembleClassifier`) and Grad-CAM averages their maps. Why: on another '
            'hospital\'s X-rays single runs of one recipe differ widely in ROC AUC (see the '
            'README\'s shortcut study); averaging removes most of that noise instead of '
-           'shipping one draw of it.'] if members else []),
+           'shipping one draw of it.'] if members and not views else []),
+        *([f'- **A recipe ensemble:** {len(members)} trainings of this architecture, from '
+           f'{len(set(views))} preprocessings and several recipes and seeds (listed under '
+           'Weights); each member reads the input prepared as in its own training '
+           '(`PreprocessingViews`), P(TB) is the mean of their probabilities '
+           '(`SeedEnsembleClassifier`) and Grad-CAM averages their maps, each put back through '
+           'its own crop. Why: no single recipe was measurably better than the others on '
+           'another hospital, and averaging over seeds and preprocessings removes the luck of '
+           'one draw and the failures of any one preprocessing step.'] if views else []),
         f'- Input: grey X-ray (OpenCV grey, replicated to 3 channels), resized to {size}×{size}.',
         f'- Preprocessing (training and inference alike): '
         f'{_steps(cfg.test_dataloader.dataset.pipeline)}.',
-        f'- Training augmentation: {_steps(train_steps) or "none"}.',
+        f'- Training augmentation{" (the first recipe; the others differ)" if views else ""}: '
+        f'{_steps(train_steps) or "none"}.',
         f'- Weights: `model.pth` (sha256 `{sha256[:16]}…`{precision}), {trained_as}; config: '
         '`config.py`.', '',
         '## Data',
@@ -240,9 +275,14 @@ def render_card(name, cfg, source, internal, externals, point, sha256,
         '- Internal numbers on this database are inflated: about half of its TB images are '
         'colour-tinted and none of its normals are, and white redaction blocks are far more '
         'common on TB images. ' + (
-            'This model masks the burnt-in blocks and text it detects, crops to the lung field '
-            'and equalises contrast before it looks, and was trained with blocks pasted on both '
-            'classes: that removes some shortcuts, not all (a 16×16 thumbnail still carries '
+            ('Its members apply these steps as their own recipes do (see Preprocessing and the '
+             'member list): masking the burnt-in blocks and text they detect, cropping to the '
+             'lung field and equalising contrast before they look, and, in training, blocks '
+             'pasted on both classes: ' if views else
+             'This model masks the burnt-in blocks and text it detects, crops to the lung field '
+             'and equalises contrast before it looks, and was trained with blocks pasted on both '
+             'classes: ') +
+            'that removes some shortcuts, not all (a 16×16 thumbnail still carries '
             'exposure and framing differences between the sources). '
             if 'MaskBurntInBlocks' in test_steps else
             'Grey conversion removes most of the tint, not the blocks. ') +
@@ -275,6 +315,9 @@ def main(argv=None):
     parser.add_argument('--fp16', action='store_true',
                         help='store the weights as float16 (half the file; for seed ensembles, '
                              'which hold several networks; --card-only reads it from model.pth)')
+    parser.add_argument('--int8', action='store_true',
+                        help='store convolution and linear weights as per-channel int8, the '
+                             'rest as float16 (a quarter of float32; seed ensembles only)')
     parser.add_argument('--sensitivity-confidence', type=float,
                         help='choose the threshold where 90%% is the lower confidence bound '
                              '(e.g. 0.95) of the internal sensitivity, not its point estimate')
@@ -288,11 +331,14 @@ def main(argv=None):
         # how the weights were stored is read from the published file, not asked again
         published = torch.load(out / 'model.pth', map_location='cpu', mmap=True)['state_dict']
         fp16 = any(v.dtype == torch.float16 for v in published.values())
+        int8 = any(k.endswith(SCALE_SUFFIX) for k in published)
         write_card(out, args.config, dict(epoch=ckpt_meta.get('epoch'), source=args.checkpoint,
                                           members=ckpt_meta.get('seed_ensemble', []),
-                                          fp16=fp16), args.note)
+                                          fp16=fp16, int8=int8), args.note)
         return
-    source = write_weights(Path(args.checkpoint), out, fp16=args.fp16)
+    if args.int8 and Config.fromfile(args.config).model.get('type') != 'SeedEnsembleClassifier':
+        parser.error('--int8 is for seed ensembles (SeedEnsembleClassifier dequantizes on load)')
+    source = write_weights(Path(args.checkpoint), out, fp16=args.fp16, int8=args.int8)
     write_config(Path(args.config), out, args.img_size)
     evaluate(out, 'internal', args.img_size)
     point = operating_point(out, args.sensitivity_confidence)

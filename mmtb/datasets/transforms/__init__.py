@@ -8,9 +8,10 @@ from .robust_aug import (
     RandomJPEG,
     RandomNoise,
 )
+from .views import PreprocessingViews
 
 __all__ = [
     'CropLungField', 'IntensityStandardize', 'LoadGreyXray', 'MaskBurntInBlocks',
-    'PasteSyntheticBlocks', 'RandomBlur', 'RandomContrastBrightness', 'RandomGamma',
-    'RandomJPEG', 'RandomNoise'
+    'PasteSyntheticBlocks', 'PreprocessingViews', 'RandomBlur', 'RandomContrastBrightness',
+    'RandomGamma', 'RandomJPEG', 'RandomNoise'
 ]

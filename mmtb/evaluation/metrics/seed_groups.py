@@ -10,7 +10,7 @@ and, shared by both, the images within each class (test-set sampling). It also s
 configuration's seed ensemble (the mean P(TB) of its runs), the cheap way to remove most of
 that noise from a shipped model.
 """
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -83,14 +83,16 @@ def compare_seed_groups(reference: Sequence[Scores], other: Sequence[Scores],
 
 
 def ensemble_operating_point(internal: Sequence[Scores], external: Sequence[Scores],
-                             sensitivity: float = WHO_SENSITIVITY) -> dict:
+                             sensitivity: float = WHO_SENSITIVITY,
+                             confidence: Optional[float] = None) -> dict:
     """A seed ensemble screened like a single model: its threshold for ``sensitivity`` chosen on
-    the internal test scores, then applied unchanged to the external ones."""
+    the internal test scores (with ``confidence``: where ``sensitivity`` is the lower bound,
+    :func:`threshold_for_sensitivity`), then applied unchanged to the external ones."""
     int_files, int_labels = shared_images([internal])
     ext_files, ext_labels = shared_images([external])
     int_scores = stack_runs(internal, int_files).mean(0)
     ext_scores = stack_runs(external, ext_files).mean(0)
-    threshold = threshold_for_sensitivity(int_scores, int_labels, sensitivity)
+    threshold = threshold_for_sensitivity(int_scores, int_labels, sensitivity, confidence)
     external_rates = rates_at(ext_scores, ext_labels, threshold)
     best = threshold_for_sensitivity(ext_scores, ext_labels, sensitivity)
     return dict(threshold=threshold, sensitivity=external_rates['sensitivity'],

@@ -10,17 +10,25 @@ P(class):
 * ``mode='tensor'``: the log of that mean, so that ``softmax(output)`` is the mean probability,
   which is what Grad-CAM and every caller of ``mode='tensor'`` then explain or score.
 
+Members may also come from different recipes of one architecture whose test preprocessing
+differs (``member_views``): the pipeline then stacks one preprocessed view per recipe as
+channels (``PreprocessingViews``, 3 channels per view) and each member reads its view's.
+
 Training is per member (``tools/train.py`` with ``--cfg-options randomness.seed=...``); the
 ensemble is assembled from their checkpoints by ``tools/model_converters/make_seed_ensemble.py``.
 """
 import copy
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import torch
 from mmengine.model import BaseModel
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
+
+from mmtb.utils.compact_weights import dequantize_on_load
+
+VIEW_CHANNELS = 3  # a view is the grey image replicated, as each member was trained on it
 
 
 @MODELS.register_module()
@@ -30,30 +38,54 @@ class SeedEnsembleClassifier(BaseModel):
     Args:
         member: the config of one member (an ``ImageClassifier`` dict).
         num_members: how many members (seeds) the checkpoint holds.
-        data_preprocessor: shared by all members (they were trained with the same one).
+        data_preprocessor: shared by all members (they were trained with the same one; with
+            views, its mean/std has one entry per view).
+        member_views: None (every member reads the whole input), or per member the index of
+            the ``PreprocessingViews`` view it reads: input channels ``3 * view`` to
+            ``3 * view + 2``.
     """
 
     def __init__(self, member: dict, num_members: int,
-                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
+                 data_preprocessor: Optional[dict] = None,
+                 member_views: Optional[Sequence[int]] = None, init_cfg: Optional[dict] = None):
         if num_members < 1:
             raise ValueError(f'num_members must be >= 1, got {num_members}')
+        if member_views is not None and (len(member_views) != num_members
+                                         or min(member_views) < 0):
+            raise ValueError(f'member_views needs one view index >= 0 per member '
+                             f'({num_members}), got {member_views}')
         data_preprocessor = dict(data_preprocessor or member.get('data_preprocessor') or {})
         data_preprocessor.setdefault('type', 'ClsDataPreprocessor')
         # built from mmpretrain's registry, as mmpretrain's classifiers do (mmengine's
         # BaseModel would look in its own); mmpretrain's BaseClassifier is not imported because
         # importing mmpretrain.models loads every model family (and mmcv's op warnings)
         super().__init__(init_cfg=init_cfg, data_preprocessor=MODELS.build(data_preprocessor))
+        self.member_views = None if member_views is None else [int(v) for v in member_views]
         self.members = nn.ModuleList(
             MODELS.build(copy.deepcopy(member)) for _ in range(num_members))
+        # a published ensemble may hold int8 weights (publish_default_model.py --int8)
+        self.register_load_state_dict_pre_hook(dequantize_on_load)
 
     @property
     def head(self) -> nn.Module:
         """The first member's head (all members share its classes)."""
         return self.members[0].head
 
+    def member_input(self, inputs: torch.Tensor, index: int) -> torch.Tensor:
+        """What member ``index`` reads: the input, or its view's 3 channels."""
+        if self.member_views is None:
+            return inputs
+        first = VIEW_CHANNELS * self.member_views[index]
+        if first + VIEW_CHANNELS > inputs.shape[1]:
+            raise ValueError(f'member {index} reads view {self.member_views[index]}, the input '
+                             f'has {inputs.shape[1]} channels (is PreprocessingViews in the '
+                             'pipeline?)')
+        return inputs[:, first:first + VIEW_CHANNELS]
+
     def mean_probability(self, inputs: torch.Tensor) -> torch.Tensor:
         """The members' mean softmax (N x classes)."""
-        probs = [torch.softmax(m(inputs, mode='tensor').float(), dim=1) for m in self.members]
+        probs = [torch.softmax(m(self.member_input(inputs, i), mode='tensor').float(), dim=1)
+                 for i, m in enumerate(self.members)]
         return torch.stack(probs).mean(0)
 
     def forward(self, inputs: torch.Tensor, data_samples: Optional[List[DataSample]] = None,
