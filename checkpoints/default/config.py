@@ -25,9 +25,27 @@ data_preprocessor = dict(
         127.5,
         127.5,
         127.5,
+        127.5,
+        127.5,
+        127.5,
+        127.5,
+        127.5,
+        127.5,
+        127.5,
+        127.5,
+        127.5,
     ],
     num_classes=2,
     std=[
+        127.5,
+        127.5,
+        127.5,
+        127.5,
+        127.5,
+        127.5,
+        127.5,
+        127.5,
+        127.5,
         127.5,
         127.5,
         127.5,
@@ -47,7 +65,6 @@ env_cfg = dict(
     cudnn_benchmark=False,
     dist_cfg=dict(backend='nccl'),
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0))
-launcher = 'none'
 load_from = None
 load_xray = dict(size=512, type='LoadGreyXray')
 log_level = 'INFO'
@@ -58,9 +75,27 @@ model = dict(
             127.5,
             127.5,
             127.5,
+            127.5,
+            127.5,
+            127.5,
+            127.5,
+            127.5,
+            127.5,
+            127.5,
+            127.5,
+            127.5,
         ],
         num_classes=2,
         std=[
+            127.5,
+            127.5,
+            127.5,
+            127.5,
+            127.5,
+            127.5,
+            127.5,
+            127.5,
+            127.5,
             127.5,
             127.5,
             127.5,
@@ -91,7 +126,19 @@ model = dict(
                 320,
             ], out_channels=128, type='FPNNeck'),
         type='ImageClassifier'),
-    num_members=4,
+    member_views=[
+        0,
+        0,
+        0,
+        0,
+        1,
+        1,
+        2,
+        2,
+        3,
+        3,
+    ],
+    num_members=10,
     type='SeedEnsembleClassifier')
 optim_wrapper = dict(optimizer=dict(lr=0.001, type='AdamW', weight_decay=0.05))
 pack_inputs = dict(type='PackInputs')
@@ -202,13 +249,48 @@ test_dataloader = dict(
         )),
         pipeline=[
             dict(size=128, type='LoadGreyXray'),
-            dict(fill='median', min_area=0.002, type='MaskBurntInBlocks'),
-            dict(margin=0.05, type='CropLungField'),
             dict(
-                clip_limit=2.0,
-                method='clahe',
-                tile_grid=8,
-                type='IntensityStandardize'),
+                type='PreprocessingViews',
+                views=[
+                    [
+                        dict(
+                            fill='median',
+                            min_area=0.002,
+                            type='MaskBurntInBlocks'),
+                        dict(margin=0.05, type='CropLungField'),
+                        dict(
+                            clip_limit=2.0,
+                            method='clahe',
+                            tile_grid=8,
+                            type='IntensityStandardize'),
+                    ],
+                    [
+                        dict(margin=0.05, type='CropLungField'),
+                        dict(
+                            clip_limit=2.0,
+                            method='clahe',
+                            tile_grid=8,
+                            type='IntensityStandardize'),
+                    ],
+                    [
+                        dict(
+                            fill='median',
+                            min_area=0.002,
+                            type='MaskBurntInBlocks'),
+                        dict(
+                            clip_limit=2.0,
+                            method='clahe',
+                            tile_grid=8,
+                            type='IntensityStandardize'),
+                    ],
+                    [
+                        dict(
+                            fill='median',
+                            min_area=0.002,
+                            type='MaskBurntInBlocks'),
+                        dict(margin=0.05, type='CropLungField'),
+                    ],
+                ]),
             dict(type='PackInputs'),
         ],
         type='BaseDataset'),
@@ -345,13 +427,48 @@ val_dataloader = dict(
         )),
         pipeline=[
             dict(size=128, type='LoadGreyXray'),
-            dict(fill='median', min_area=0.002, type='MaskBurntInBlocks'),
-            dict(margin=0.05, type='CropLungField'),
             dict(
-                clip_limit=2.0,
-                method='clahe',
-                tile_grid=8,
-                type='IntensityStandardize'),
+                type='PreprocessingViews',
+                views=[
+                    [
+                        dict(
+                            fill='median',
+                            min_area=0.002,
+                            type='MaskBurntInBlocks'),
+                        dict(margin=0.05, type='CropLungField'),
+                        dict(
+                            clip_limit=2.0,
+                            method='clahe',
+                            tile_grid=8,
+                            type='IntensityStandardize'),
+                    ],
+                    [
+                        dict(margin=0.05, type='CropLungField'),
+                        dict(
+                            clip_limit=2.0,
+                            method='clahe',
+                            tile_grid=8,
+                            type='IntensityStandardize'),
+                    ],
+                    [
+                        dict(
+                            fill='median',
+                            min_area=0.002,
+                            type='MaskBurntInBlocks'),
+                        dict(
+                            clip_limit=2.0,
+                            method='clahe',
+                            tile_grid=8,
+                            type='IntensityStandardize'),
+                    ],
+                    [
+                        dict(
+                            fill='median',
+                            min_area=0.002,
+                            type='MaskBurntInBlocks'),
+                        dict(margin=0.05, type='CropLungField'),
+                    ],
+                ]),
             dict(type='PackInputs'),
         ],
         type='BaseDataset'),
