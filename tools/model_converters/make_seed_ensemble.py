@@ -9,9 +9,9 @@ the lung field and another does not), the ensemble's test pipeline concatenates 
 preprocessing along the channels (``PreprocessingViews``) and every member reads its own.
 
 Writes into ``--out`` a config whose model is a ``SeedEnsembleClassifier`` around CONFIG's
-model (the data pipelines and evaluators stay CONFIG's) and ``seed_ensemble.pth`` holding every
-member's weights (no optimizer state). Both load like any mmtb model:
-``tools/test.py``, ``tools/screen.py``, the app, ``publish_default_model.py``.
+model (the evaluators and the data pipelines stay CONFIG's, but for the views) and
+``seed_ensemble.pth`` holding every member's weights (no optimizer state). Both load like any
+mmtb model: ``tools/test.py``, ``tools/screen.py``, the app, ``publish_default_model.py``.
 """
 import argparse
 import sys
@@ -92,7 +92,7 @@ def ensemble_state(checkpoints) -> dict:
             reference = shapes
         elif shapes != reference:
             raise ValueError(f'{path} does not have the architecture of {checkpoints[0]}: '
-                             'the members of a seed ensemble must be trainings of one config')
+                             'the members of an ensemble must share one architecture')
         meta = ckpt.get('meta', {})
         classes = classes or meta.get('dataset_meta', {}).get('classes')
         members.append(dict(source=str(path), epoch=meta.get('epoch'), seed=meta.get('seed')))
