@@ -123,3 +123,23 @@ def test_compare_scores_tool_pairs_images_and_refuses_mismatched_labels(tmp_path
     assert '| strong | 1.000 |' in capsys.readouterr().out
     assert tool.main([str(tmp_path / 'weak.csv'), str(tmp_path / 'relabelled.csv')]) == 2
     assert 'label the same image differently' in capsys.readouterr().err
+
+
+def test_compare_scores_against_the_mean_of_runs_reports_how_far_scores_moved(tmp_path):
+    import json
+
+    from conftest import load_script
+
+    from mmtb.evaluation.metrics import write_scores
+    labels, files = [1, 1, 0, 0], ['a.png', 'b.png', 'c.png', 'd.png']
+    write_scores(tmp_path / 'run0.csv', files, labels, [0.9, 0.7, 0.2, 0.1])
+    write_scores(tmp_path / 'run1.csv', files, labels, [0.7, 0.5, 0.4, 0.1])
+    write_scores(tmp_path / 'rounded.csv', files, labels, [0.8, 0.65, 0.3, 0.1])  # mean + 0.05
+    tool = load_script('tools/analysis_tools/compare_scores.py', 'compare_scores')
+    out = tmp_path / 'cmp.json'
+    assert tool.main([str(tmp_path / 'rounded.csv'), '--reference-runs',
+                      str(tmp_path / 'run0.csv'), str(tmp_path / 'run1.csv'),
+                      '--n-boot', '20', '--out', str(out)]) == 0
+    (row,) = json.loads(out.read_text())
+    assert row['max_abs_diff'] == pytest.approx(0.05) and row['median_abs_diff'] == 0
+    assert row['auc'] == row['reference_auc'] == 1.0

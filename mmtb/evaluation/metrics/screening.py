@@ -143,8 +143,9 @@ def paired_bootstrap_auc_delta(scores_a, scores_b, labels, n_boot: int = 1000, s
 
 
 def compare_scores(reference: dict, other: dict, n_boot: int = 1000) -> dict:
-    """Two models' :func:`read_scores` results on the images both scored: their AUCs and the
-    paired AUC change (other - reference) with its 95 % CI.
+    """Two models' :func:`read_scores` results on the images both scored: their AUCs, the
+    paired AUC change (other - reference) with its 95 % CI, and the largest and median change
+    of P(TB) per image.
 
     Raises ValueError when the files label an image differently or the shared images lack a
     class. The CI covers the sampling of test images, not training noise (another seed).
@@ -157,10 +158,12 @@ def compare_scores(reference: dict, other: dict, n_boot: int = 1000) -> dict:
         raise ValueError(f'the {len(files)} images both files score need both classes')
     ref, oth = [reference[f][1] for f in files], [other[f][1] for f in files]
     delta, low, high = paired_bootstrap_auc_delta(ref, oth, labels, n_boot=n_boot)
+    moved = np.abs(np.subtract(oth, ref))  # e.g. what rounding the weights did to P(TB)
     return dict(num_images=len(files), num_tb=int(sum(labels)),
                 reference_auc=float(roc_auc_score(labels, ref)),
                 auc=float(roc_auc_score(labels, oth)),
-                delta_auc=delta, delta_ci_low=low, delta_ci_high=high)
+                delta_auc=delta, delta_ci_low=low, delta_ci_high=high,
+                max_abs_diff=float(moved.max()), median_abs_diff=float(np.median(moved)))
 
 
 def screening_report(scores: Sequence[float], labels: Sequence[int], threshold: float = 0.5,

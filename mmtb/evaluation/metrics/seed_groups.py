@@ -31,6 +31,13 @@ def stack_runs(runs: Sequence[Scores], files: Sequence[str]) -> np.ndarray:
     return np.array([[run[f][1] for f in files] for run in runs], dtype=float)
 
 
+def mean_of_runs(runs: Sequence[Scores]) -> Scores:
+    """The ensemble of ``runs`` scored from their scores: mean P(TB) on the images all scored."""
+    files, labels = shared_images([runs])
+    return {f: (int(label), float(p))
+            for f, label, p in zip(files, labels, stack_runs(runs, files).mean(0))}
+
+
 def shared_images(groups: Sequence[Sequence[Scores]]) -> Tuple[List[str], np.ndarray]:
     """The images every run of every group scored, and their labels; ValueError when runs
     disagree on a label or the shared images lack a class."""
