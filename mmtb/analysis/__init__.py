@@ -1,0 +1,11 @@
+"""Analyses of trained models: where their heat maps land (lesion boxes, lung field)."""
+from .cam_localization import (
+    box_area_fraction,
+    energy_in_boxes,
+    lung_field_box,
+    mass_outside_lung,
+    peak_in_boxes,
+)
+
+__all__ = ['box_area_fraction', 'energy_in_boxes', 'lung_field_box', 'mass_outside_lung',
+           'peak_in_boxes']
