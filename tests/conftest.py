@@ -111,3 +111,82 @@ def tiny_checkpoint(tiny_dataset, tmp_path_factory) -> TinyCheckpoint:
                           work_dir / f'epoch_{epochs}.pth', work_dir)
     assert ckpt.config.is_file() and ckpt.checkpoint.is_file(), sorted(os.listdir(work_dir))
     return ckpt
+
+
+# ------------------------------------------------------------------ a model that finds a lesion
+CAM_SIZE = 96  # stride-8 FPN level: 12 x 12 cells; lesion radius CAM_SIZE // 10 = 9 px
+LESION_MODEL_CONFIG = (
+    'configs/efficientnet/efficientnet-b0-fpn_noaug_1xb32-adamw-10e_tbcxr-512px.py')
+
+
+def lesion_sample(rng, pipeline, label):
+    img, spot = synthetic_xray(rng, CAM_SIZE, lesion=bool(label))
+    data = pipeline(dict(img=img))
+    data['data_samples'].set_gt_label(label)
+    return data, img, spot
+
+
+class LesionModel(NamedTuple):
+    screener: object  # mmtb.apis.TBScreener
+    work_dir: Path  # holds lesion.py and epoch_3.pth
+    rng_state: dict  # the generator's state after training: held-out images follow from it
+
+    def rng(self) -> np.random.Generator:
+        """A fresh generator continuing where training stopped (same images for every test)."""
+        rng = np.random.default_rng()
+        rng.bit_generator.state = self.rng_state
+        return rng
+
+
+@pytest.fixture(scope='session')
+def lesion_screener(tmp_path_factory) -> LesionModel:
+    """A tiny EfficientNet-b0-FPN trained in-process to detect the one bright lesion.
+
+    Trained from scratch for 3 epochs on 48 images (5-10 s on 1 thread). Its BatchNorm
+    running statistics are then recomputed on the training images ("precise BN"): after so few,
+    large updates the running averages lag far behind the weights and the eval-mode model
+    would predict one class for everything.
+    """
+    import torch
+    from mmengine.dataset import Compose, default_collate
+    from mmengine.optim import OptimWrapper
+    from mmpretrain.registry import MODELS, TRANSFORMS
+
+    from mmtb.apis import TBScreener
+    from mmtb.utils import load_config
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    cfg = load_config(str(REPO / LESION_MODEL_CONFIG), img_size=CAM_SIZE)
+    model_cfg = cfg.model.copy()
+    model_cfg['data_preprocessor'] = cfg.data_preprocessor
+    model = MODELS.build(model_cfg)
+    pipeline = Compose([TRANSFORMS.build(t) for t in cfg.test_dataloader.dataset.pipeline])
+    rng = np.random.default_rng(1)
+    train = [lesion_sample(rng, pipeline, i % 2)[0] for i in range(48)]
+    optim = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05))
+    model.train()
+    for _ in range(3):
+        order = rng.permutation(len(train))
+        for start in range(0, len(train), 16):
+            model.train_step(default_collate([train[i] for i in order[start:start + 16]]),
+                             optim)
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the passes below
+    with torch.no_grad():
+        for start in range(0, len(train), 16):
+            model(model.data_preprocessor(default_collate(train[start:start + 16]),
+                                          True)['inputs'])
+    model.eval()
+    torch.set_num_threads(threads)
+
+    work_dir = tmp_path_factory.mktemp('lesion_model')
+    cfg.dump(str(work_dir / 'lesion.py'))
+    torch.save({'state_dict': model.state_dict(),
+                'meta': {'dataset_meta': {'classes': ('normal', 'tuberculosis')}}},
+               work_dir / 'epoch_3.pth')
+    return LesionModel(TBScreener(checkpoint=work_dir / 'epoch_3.pth'), work_dir,
+                       rng.bit_generator.state)

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, load_script, synthetic_xray
+from conftest import CAM_SIZE, REPO, load_script, synthetic_xray
 from PIL import Image
 
 import mmtb.apis.inference as inference
@@ -297,64 +297,6 @@ def test_overlay_cam():
 
 
 # ------------------------------------------------------------------ Grad-CAM points at the lesion
-CAM_SIZE = 96  # stride-8 FPN level: 12 x 12 cells; lesion radius CAM_SIZE // 10 = 9 px
-
-
-def lesion_sample(rng, pipeline, label):
-    img, spot = synthetic_xray(rng, CAM_SIZE, lesion=bool(label))
-    data = pipeline(dict(img=img))
-    data['data_samples'].set_gt_label(label)
-    return data, img, spot
-
-
-@pytest.fixture(scope='module')
-def lesion_screener(tmp_path_factory):
-    """A tiny EfficientNet-b0-FPN trained in-process to detect the one bright lesion.
-
-    Trained from scratch for 3 epochs on 48 images (5-10 s on 1 thread). Its BatchNorm
-    running statistics are then recomputed on the training images ("precise BN"): after so few,
-    large updates the running averages lag far behind the weights and the eval-mode model
-    would predict one class for everything.
-    """
-    from mmengine.dataset import Compose, default_collate
-    from mmengine.optim import OptimWrapper
-    from mmpretrain.registry import MODELS, TRANSFORMS
-
-    from mmtb.utils import load_config
-
-    torch.manual_seed(0)
-    cfg = load_config(str(REPO / EFFNET), img_size=CAM_SIZE)
-    model_cfg = cfg.model.copy()
-    model_cfg['data_preprocessor'] = cfg.data_preprocessor
-    model = MODELS.build(model_cfg)
-    pipeline = Compose([TRANSFORMS.build(t) for t in cfg.test_dataloader.dataset.pipeline])
-    rng = np.random.default_rng(1)
-    train = [lesion_sample(rng, pipeline, i % 2)[0] for i in range(48)]
-    optim = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05))
-    model.train()
-    for _ in range(3):
-        order = rng.permutation(len(train))
-        for start in range(0, len(train), 16):
-            model.train_step(default_collate([train[i] for i in order[start:start + 16]]),
-                             optim)
-    for m in model.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average over the passes below
-    with torch.no_grad():
-        for start in range(0, len(train), 16):
-            model(model.data_preprocessor(default_collate(train[start:start + 16]),
-                                          True)['inputs'])
-    model.eval()
-
-    work_dir = tmp_path_factory.mktemp('lesion_model')
-    cfg.dump(str(work_dir / 'lesion.py'))
-    torch.save({'state_dict': model.state_dict(),
-                'meta': {'dataset_meta': {'classes': ('normal', 'tuberculosis')}}},
-               work_dir / 'epoch_3.pth')
-    return TBScreener(checkpoint=work_dir / 'epoch_3.pth'), rng
-
-
 def cam_peak_on_lesion(cam, spot, margin=1.5) -> bool:
     y, x = np.unravel_index(np.argmax(cam), cam.shape)
     cx, cy, r = spot
@@ -364,7 +306,7 @@ def cam_peak_on_lesion(cam, spot, margin=1.5) -> bool:
 def test_grad_cam_peak_falls_on_the_lesion(lesion_screener):
     """The CAM is checked, not only drawn: on held-out images with one lesion its peak lies
     on the lesion; the backbone's last stage (stride 32), the alternative target, cannot."""
-    screener, rng = lesion_screener
+    screener, rng = lesion_screener.screener, lesion_screener.rng()
     last_stage = GradCAMExplainer(screener.model, backbone_last_stage(screener.model),
                                   screener.tb_index)
     correct, fpn_hits, stage_hits, n_lesion = 0, 0, 0, 0

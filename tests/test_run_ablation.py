@@ -108,3 +108,22 @@ def test_paths_given_from_another_directory_and_external_specs(tmp_path, monkeyp
         with pytest.raises(SystemExit):
             runner.parse_args(['--results-dir', 'r', '--external', bad])
         assert 'NAME=DATA_ROOT' in capsys.readouterr().err
+
+
+def test_table_shows_sensitivity_per_kind_for_a_tb_only_set(tmp_path):
+    from mmtb.experiments.table import table_rows
+    tb_only = {'screening/sensitivity': 40.0, 'screening/num_tb': 10,
+               'screening/op/threshold': 0.4, 'screening/op/sensitivity': 44.0,
+               'screening/op/sensitivity_ci_low': 39.1, 'screening/op/sensitivity_ci_high': 49.0,
+               'screening/group/active/op/sensitivity': 45.3,
+               'screening/group/active/op/sensitivity_ci_low': 40.0,
+               'screening/group/active/op/sensitivity_ci_high': 50.7}
+    (tmp_path / 'run').mkdir()
+    (tmp_path / 'run' / 'metrics.json').write_text(json.dumps(dict(
+        config=CONFIG, img_size=128, seed=0, status='ok',
+        metrics={'internal': _metrics(0.99), 'tbx11k': tb_only})))
+    row = table_rows(tmp_path)[0]
+    assert row['tbx11k Sens @thr (95% CI)'] == '44.0 (39.1-49.0)'
+    assert row['tbx11k Sens active'] == '45.3 (40.0-50.7)'
+    assert not [column for column in row if column.startswith('tbx11k') and (
+        'AUC' in column or 'Spec' in column or 'WHO' in column)]

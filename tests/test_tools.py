@@ -117,3 +117,40 @@ def test_fast_path_switches_set_the_config(tmp_path):
     assert fast.compile is True
     expected = 'AmpOptimWrapper' if torch.cuda.is_available() else 'CPUAutocastOptimWrapper'
     assert fast.optim_wrapper.type == expected
+
+
+def test_a_tb_only_set_reports_sensitivity_per_kind_without_auc(trained, tmp_path):
+    """TBX11K-style TB-only films with lesion boxes: prepare_tbcxr reads the folder and the
+    boxes; tools/test.py then reports sensitivity with its CI, overall and per TB kind, and no
+    AUC or specificity (there are no normals to compute them on)."""
+    import cv2
+    import numpy as np
+    from conftest import synthetic_xray
+    root = tmp_path / 'tbx11k'
+    (root / 'TB').mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows = ['file,kind,x0,y0,x1,y1']
+    for i in range(6):
+        img, (cx, cy, r) = synthetic_xray(rng, 64, lesion=True)
+        cv2.imwrite(str(root / 'TB' / f'tb{i:04d}.png'), img)
+        kind = ('ActiveTuberculosis', 'ObsoletePulmonaryTuberculosis')[i % 2]
+        rows.append(f'tb{i:04d}.png,{kind},{cx - r},{cy - r},{cx + r},{cy + r}')
+    (root / 'boxes.csv').write_text('\n'.join(rows) + '\n')
+    data = tmp_path / 'data'
+    result = run_tool('tools/dataset_converters/prepare_tbcxr.py', '--input',
+                      f'tbx11k-boxes:{root}', '--out', data, '--all-test')
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = tmp_path / 'metrics.json'
+    result = run_tool('tools/test.py', CONFIG, trained / 'epoch_1.pth', '--work-dir', tmp_path,
+                      '--out', out, '--operating-threshold', '0.5',
+                      *tiny_options(data, epochs=1))
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads(out.read_text())['metrics']
+    assert metrics['screening/num_tb'] == metrics['screening/num_samples'] == 6
+    for key in ('op/sensitivity', 'op/sensitivity_ci_low', 'op/sensitivity_ci_high',
+                'group/active/op/sensitivity', 'group/obsolete/op/sensitivity_ci_high'):
+        assert f'screening/{key}' in metrics, sorted(metrics)
+    assert metrics['screening/group/active/num_samples'] == 3
+    assert not [key for key in metrics if 'auc' in key or 'specificity' in key
+                or 'who' in key or 'precision' in key]
+    assert 'auc' not in result.stdout

@@ -5,6 +5,7 @@ import os.path as osp
 
 from mmengine.runner import Runner
 
+from mmtb.datasets.boxes import tb_kinds_by_image
 from mmtb.utils.config import DictAction, finish_launcher, load_config, set_launcher
 
 
@@ -50,7 +51,12 @@ def main(argv=None):
     if not screening and (args.operating_threshold is not None or args.scores):
         raise SystemExit('--operating-threshold and --scores need a ScreeningMetric in the '
                          "config's test_evaluator")
+    dataset = cfg.test_dataloader.dataset
+    ann_file = osp.join(dataset.data_root, dataset.ann_file)
+    kinds = tb_kinds_by_image(ann_file, dataset.data_root) if osp.isfile(ann_file) else None
     for evaluator in screening:
+        if kinds is not None:  # e.g. TBX11K's boxed films: sensitivity per TB kind as well
+            evaluator.subgroups = kinds
         if args.operating_threshold is not None:
             evaluator.operating_threshold = args.operating_threshold
         if args.scores:

@@ -2,10 +2,12 @@
 from .cam_localization import (
     box_area_fraction,
     energy_in_boxes,
+    localization_report,
     lung_field_box,
     mass_outside_lung,
     peak_in_boxes,
+    summary_line,
 )
 
-__all__ = ['box_area_fraction', 'energy_in_boxes', 'lung_field_box', 'mass_outside_lung',
-           'peak_in_boxes']
+__all__ = ['box_area_fraction', 'energy_in_boxes', 'localization_report', 'lung_field_box',
+           'mass_outside_lung', 'peak_in_boxes', 'summary_line']

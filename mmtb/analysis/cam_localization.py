@@ -60,3 +60,64 @@ def mass_outside_lung(cam: np.ndarray, grey: np.ndarray) -> Optional[float]:
     if box is None or float(np.sum(cam)) <= 0:
         return None
     return 1.0 - energy_in_boxes(cam, [box])
+
+
+def _mean(values) -> Optional[float]:
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def _summary(rows: list[dict]) -> dict:
+    """The pointing game, mass in boxes and its chance level, mass outside the lungs."""
+    energy, chance = _mean(r['energy_in_boxes'] for r in rows), _mean(
+        r['box_area_fraction'] for r in rows)
+    return {'num_images': len(rows),
+            'pointing_game': _mean(r['peak_in_boxes'] for r in rows),
+            'energy_in_boxes': energy,
+            'box_area_fraction': chance,
+            'energy_over_chance': energy / chance if energy is not None and chance else None,
+            'outside_lung': _mean(r['outside_lung'] for r in rows),
+            'num_lung_field_found': sum(r['outside_lung'] is not None for r in rows)}
+
+
+def localization_report(screener, images: dict) -> dict:
+    """Grad-CAM of ``screener`` (the app's own path: the one decoder, then
+    ``predict_decoded(with_cam=True)``) on every image, checked against its lesion boxes.
+
+    Args:
+        screener: a :class:`mmtb.apis.TBScreener`.
+        images: ``{path: [(kind, (x0, y0, x1, y1)), ...]}``, boxes in the file's pixels.
+
+    Returns:
+        ``{'overall': summary, 'per_kind': {kind: summary}, 'images': [row, ...]}``; an image
+        counts towards every kind among its boxes (its map is scored against all its boxes).
+    """
+    from mmtb.io.decode import decode_xray
+
+    rows = []
+    for path, boxes in images.items():
+        decoded = decode_xray(path)
+        cam = screener.predict_decoded(decoded, with_cam=True).cam
+        coords = [box for _, box in boxes]
+        rows.append({'file': str(path), 'kinds': sorted({kind for kind, _ in boxes}),
+                     'peak_in_boxes': peak_in_boxes(cam, coords),
+                     'energy_in_boxes': energy_in_boxes(cam, coords),
+                     'box_area_fraction': box_area_fraction(cam.shape, coords),
+                     'outside_lung': mass_outside_lung(cam, decoded.grey)})
+    kinds = sorted({kind for row in rows for kind in row['kinds']})
+    return {'overall': _summary(rows),
+            'per_kind': {kind: _summary([r for r in rows if kind in r['kinds']])
+                         for kind in kinds},
+            'images': rows}
+
+
+def summary_line(report: dict) -> str:
+    """One line for a terminal: the overall numbers."""
+    s = report['overall']
+
+    def fmt(value):
+        return 'n/a' if value is None else f'{value:.3f}'
+
+    return (f"cam localization on {s['num_images']} images: pointing_game {fmt(s['pointing_game'])}"
+            f", energy_in_boxes {fmt(s['energy_in_boxes'])} (chance box_area_fraction "
+            f"{fmt(s['box_area_fraction'])}), outside_lung {fmt(s['outside_lung'])}")

@@ -316,6 +316,40 @@ def read_tbx11k(root: Path) -> list[dict]:
     return sorted(records, key=lambda record: record['img_path'])
 
 
+def _read_boxed_tb(root: Path, split: str | None) -> list[dict]:
+    from mmtb.datasets.boxes import kinds_of, lesion_split, read_lesion_boxes  # no cycle
+    boxes = read_lesion_boxes(root / 'boxes.csv')
+    records = []
+    for record in _read_class_folders(root, 'tbx11k', _TBX11K_CLASS_FOLDERS | {
+            'tuberculosis': TUBERCULOSIS}, reject_unknown=False):
+        name = Path(record['img_path']).name
+        if split is not None and (name not in boxes or lesion_split(name) != split):
+            continue
+        kinds = kinds_of(boxes.get(name, ()))
+        record['finding'] = '+'.join(kinds) if kinds else None
+        records.append(record)
+    return records
+
+
+@DATA_SOURCES.register_module('tbx11k-boxes')
+def read_tbx11k_boxes(root: Path) -> list[dict]:
+    """Boxed TBX11K TB films: ``ROOT/TB/*.png`` and ``ROOT/boxes.csv`` (file,kind,x0,y0,x1,y1).
+
+    ``finding`` holds each film's TB kinds from its boxes (``active``, ``obsolete``,
+    ``active+obsolete``; None without a box), so evaluation reports sensitivity per kind. The
+    layout of ``../shared/data/tbx11k256`` (TBX11K's tb/ images at 256 px with their XML boxes
+    in CSV form). A TB-only set: evaluate on it, never train on it.
+    """
+    return _read_boxed_tb(root, None)
+
+
+@DATA_SOURCES.register_module('tbx11k-boxes-eval')
+def read_tbx11k_boxes_eval(root: Path) -> list[dict]:
+    """The boxed TBX11K films of the ``'eval'`` half (``ROOT/TB/*.png`` + ``ROOT/boxes.csv``):
+    the ones ``PasteLesionPatches`` never cuts lesions from (``mmtb.datasets.boxes``)."""
+    return _read_boxed_tb(root, 'eval')
+
+
 # ----------------------------------------------------------------------------- entry points
 def source_kinds() -> list[str]:
     """Names accepted as the ``kind`` of an input, e.g. for help texts."""

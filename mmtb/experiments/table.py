@@ -21,7 +21,7 @@ AUG_NAMES = {'noaug': 'none', 're': 'RE', 're-ra': 'RE+RA', 're-ra-rf': 'RE+RA+R
 # steps of the shortcut study (configs/robust/), written after the paper's setting
 STEP_NAMES = {'clahe': 'CLAHE', 'mask': 'mask marks', 'lungcrop': 'lung crop',
               'shift': 'shift aug', 'paste': 'counter-cue', 'robust': 'all cue steps',
-              'bblr': 'backbone lr ×0.1'}
+              'bblr': 'backbone lr ×0.1', 'lesionpaste': 'lesion paste'}
 # the paper's Table 2 (512 px, TB DB + Shenzhen): accuracy, precision, recall, F1 in %
 PAPER_TABLE2 = {
     ('resnet50-fpn', 'none'): (85.6, 78.2, 90.0, 81.1),
@@ -58,6 +58,22 @@ def _auc(m: dict) -> str:
 def _at_threshold(m: dict) -> str:
     return (f"{m['screening/op/sensitivity']:.1f} / "
             f"{m['screening/op/specificity']:.1f} @ {m['screening/op/threshold']:.3f}")
+
+
+def _sensitivity_only(m: dict, prefix: str = 'screening/op/') -> str:
+    """'44.0 (39.1-49.0)': a TB-only set has no specificity or AUC, only this."""
+    return (f"{m[prefix + 'sensitivity']:.1f} ({m[prefix + 'sensitivity_ci_low']:.1f}-"
+            f"{m[prefix + 'sensitivity_ci_high']:.1f})")
+
+
+def _tb_only_columns(name: str, m: dict) -> dict:
+    """Sensitivity at the operating threshold with its 95 % CI, overall and per TB kind."""
+    columns = {f'{name} Sens @thr (95% CI)': _sensitivity_only(m)}
+    kinds = sorted({key.split('/')[2] for key in m
+                    if key.startswith('screening/group/') and key.endswith('/op/sensitivity')})
+    for kind in kinds:
+        columns[f'{name} Sens {kind}'] = _sensitivity_only(m, f'screening/group/{kind}/op/')
+    return columns
 
 
 def _threshold_source(record: dict) -> str:
@@ -142,6 +158,9 @@ def table_rows(results_dir: Path, baseline: Optional[str] = None) -> List[dict]:
             'internal'}
         for name, ext in record['metrics'].items():
             if name in not_external:
+                continue
+            if 'screening/auc' not in ext and 'screening/op/sensitivity' in ext:
+                row.update(_tb_only_columns(name, ext))  # TB only: no AUC, no specificity
                 continue
             row[f'{name} AUC (95% CI)'] = _auc(ext)
             if 'screening/spec_at_sens90' in ext:  # at the best threshold for this set (oracle)

@@ -1,4 +1,5 @@
 from .cue_removal import CropLungField, IntensityStandardize, MaskBurntInBlocks
+from .lesion_paste import PasteLesionPatches
 from .loading import LoadGreyXray
 from .robust_aug import (
     PasteSyntheticBlocks,
@@ -12,6 +13,6 @@ from .views import PreprocessingViews
 
 __all__ = [
     'CropLungField', 'IntensityStandardize', 'LoadGreyXray', 'MaskBurntInBlocks',
-    'PasteSyntheticBlocks', 'PreprocessingViews', 'RandomBlur', 'RandomContrastBrightness',
-    'RandomGamma', 'RandomJPEG', 'RandomNoise'
+    'PasteLesionPatches', 'PasteSyntheticBlocks', 'PreprocessingViews', 'RandomBlur',
+    'RandomContrastBrightness', 'RandomGamma', 'RandomJPEG', 'RandomNoise'
 ]

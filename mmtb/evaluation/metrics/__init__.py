@@ -3,6 +3,7 @@ from .screening import (
     compare_scores,
     min_tb_cases,
     paired_bootstrap_auc_delta,
+    proportion_ci,
     rates_at,
     read_scores,
     screening_report,
@@ -12,5 +13,5 @@ from .screening import (
 )
 
 __all__ = ['ScreeningMetric', 'compare_scores', 'min_tb_cases', 'paired_bootstrap_auc_delta',
-           'rates_at', 'read_scores', 'screening_report', 'sensitivity_lower_bound',
-           'threshold_for_sensitivity', 'write_scores']
+           'proportion_ci', 'rates_at', 'read_scores', 'screening_report',
+           'sensitivity_lower_bound', 'threshold_for_sensitivity', 'write_scores']

@@ -27,6 +27,17 @@ def sensitivity_lower_bound(detected: int, n_tb: int, confidence: float) -> floa
     return float(beta.ppf(1 - confidence, detected, n_tb - detected + 1)) if detected else 0.0
 
 
+def proportion_ci(successes: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Two-sided Clopper-Pearson (exact binomial) CI of ``successes / total``, as fractions."""
+    if total <= 0:
+        return 0.0, 1.0
+    tail = (1 - confidence) / 2
+    low = float(beta.ppf(tail, successes, total - successes + 1)) if successes else 0.0
+    high = float(beta.ppf(1 - tail, successes + 1, total - successes)) if successes < total \
+        else 1.0
+    return low, high
+
+
 def min_tb_cases(sensitivity: float, confidence: float) -> int:
     """Fewest TB cases that can show ``sensitivity`` with ``confidence`` (all of them found)."""
     return math.ceil(math.log(1 - confidence) / math.log(sensitivity) - 1e-9)
@@ -166,21 +177,45 @@ def compare_scores(reference: dict, other: dict, n_boot: int = 1000) -> dict:
                 max_abs_diff=float(moved.max()), median_abs_diff=float(np.median(moved)))
 
 
+def _one_class_rates(scores, labels, threshold: float, prefix: str = '') -> dict:
+    """Sensitivity (TB cases) and/or specificity (normals) at ``threshold``, in %, each with its
+    exact 95 % CI and count: the only rates that mean something on a single-class set."""
+    report = {}
+    for name, cls, hits in (('sensitivity', 1, scores >= threshold),
+                            ('specificity', 0, scores < threshold)):
+        members = labels == cls
+        if members.any():
+            k, n = int(np.sum(hits & members)), int(members.sum())
+            low, high = proportion_ci(k, n)
+            report.update({f'{prefix}{name}': 100 * k / n, f'{prefix}{name}_ci_low': 100 * low,
+                           f'{prefix}{name}_ci_high': 100 * high})
+    return report
+
+
 def screening_report(scores: Sequence[float], labels: Sequence[int], threshold: float = 0.5,
                      operating_threshold: Optional[float] = None, n_boot: int = 1000,
-                     seed: int = 0) -> dict:
+                     seed: int = 0, groups: Optional[Sequence[Sequence[str]]] = None) -> dict:
     """All screening numbers for TB probabilities ``scores`` and 0/1 ``labels``.
 
     Percentages (0-100) for rates, as the paper and mmpretrain report them; AUC in 0-1.
     ``threshold`` gives the paper's metrics; ``operating_threshold`` (chosen on another set)
-    gives ``op/*`` rates and whether the WHO target is met there.
+    gives ``op/*`` rates and whether the WHO target is met there. A set with one class only
+    (e.g. TB-only TBX11K) gets no AUC, precision, F1 or WHO verdict, only the rate of the class
+    it has, with an exact 95 % CI. ``groups``: per image, the subgroups it belongs to (e.g.
+    its TB kinds); each subgroup gets ``group/<name>/...`` rates at both thresholds.
     """
     scores, labels = np.asarray(scores, dtype=float), np.asarray(labels, dtype=int)
-    report = {k: 100 * v for k, v in rates_at(scores, labels, threshold).items()
-              if k in ('accuracy', 'precision', 'sensitivity', 'specificity', 'f1')}
-    report['recall'] = report['sensitivity']
+    both_classes = 0 < labels.sum() < len(labels)
+    if both_classes:
+        report = {k: 100 * v for k, v in rates_at(scores, labels, threshold).items()
+                  if k in ('accuracy', 'precision', 'sensitivity', 'specificity', 'f1')}
+        report['recall'] = report['sensitivity']
+    else:
+        report = _one_class_rates(scores, labels, threshold)
+        if 'sensitivity' in report:
+            report['recall'] = report['sensitivity']
     report.update(num_samples=int(len(labels)), num_tb=int(labels.sum()))
-    if 0 < labels.sum() < len(labels):
+    if both_classes:
         report['auc'] = float(roc_auc_score(labels, scores))
         report['auc_ci_low'], report['auc_ci_high'] = bootstrap_auc_ci(
             scores, labels, n_boot=n_boot, seed=seed)
@@ -188,12 +223,25 @@ def screening_report(scores: Sequence[float], labels: Sequence[int], threshold: 
         report['thr_sens90'] = thr90
         report['spec_at_sens90'] = 100 * rates_at(scores, labels, thr90)['specificity']
     if operating_threshold is not None:
-        op = rates_at(scores, labels, operating_threshold)
         report['op/threshold'] = float(operating_threshold)
-        for key in ('accuracy', 'sensitivity', 'specificity', 'f1'):
-            report[f'op/{key}'] = 100 * op[key]
-        report['op/who_target_met'] = bool(meets_who_target(op['sensitivity'],
-                                                            op['specificity']))
+        if both_classes:
+            op = rates_at(scores, labels, operating_threshold)
+            for key in ('accuracy', 'sensitivity', 'specificity', 'f1'):
+                report[f'op/{key}'] = 100 * op[key]
+            report['op/who_target_met'] = bool(meets_who_target(op['sensitivity'],
+                                                                op['specificity']))
+        report.update(_one_class_rates(scores, labels, operating_threshold, 'op/'))
+    if groups is not None:
+        if len(groups) != len(labels):
+            raise ValueError(f'{len(groups)} group entries for {len(labels)} images')
+        for name in sorted({g for member in groups for g in member}):
+            inside = np.array([name in member for member in groups])
+            report[f'group/{name}/num_samples'] = int(inside.sum())
+            report.update(_one_class_rates(scores[inside], labels[inside], threshold,
+                                           f'group/{name}/'))
+            if operating_threshold is not None:
+                report.update(_one_class_rates(scores[inside], labels[inside],
+                                               operating_threshold, f'group/{name}/op/'))
     return report
 
 
@@ -209,13 +257,16 @@ class ScreeningMetric(BaseMetric):
         scores_file: also write every image's P(TB) and label to this CSV (``file, label,
             prob_tb``; names only, no pixels: see :func:`score_file_names`), for paired
             comparisons between models.
+        subgroups: ``{image path: [subgroup, ...]}`` (e.g. TB kinds, see
+            :func:`mmtb.datasets.boxes.tb_kinds_by_image`): rates per subgroup as well.
     """
     default_prefix = 'screening'
 
     def __init__(self, positive_index: int = 1, threshold: float = 0.5,
                  operating_threshold: Optional[float] = None, n_boot: int = 1000,
                  seed: int = 0, scores_file: Optional[str] = None,
-                 collect_device: str = 'cpu', prefix: Optional[str] = None):
+                 subgroups: Optional[dict] = None, collect_device: str = 'cpu',
+                 prefix: Optional[str] = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.scores_file = scores_file
         self.positive_index = positive_index
@@ -223,6 +274,8 @@ class ScreeningMetric(BaseMetric):
         self.operating_threshold = operating_threshold
         self.n_boot = n_boot
         self.seed = seed
+        self.subgroups = None if subgroups is None else {
+            osp.normpath(osp.abspath(path)): list(names) for path, names in subgroups.items()}
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
@@ -234,6 +287,8 @@ class ScreeningMetric(BaseMetric):
         scores, labels, paths = zip(*results)
         if self.scores_file:
             write_scores(self.scores_file, score_file_names(paths), labels, scores)
+        groups = None if self.subgroups is None else [
+            self.subgroups.get(osp.normpath(osp.abspath(path)), []) for path in paths]
         return screening_report(scores, labels, threshold=self.threshold,
                                 operating_threshold=self.operating_threshold,
-                                n_boot=self.n_boot, seed=self.seed)
+                                n_boot=self.n_boot, seed=self.seed, groups=groups)
