@@ -92,3 +92,35 @@ def test_operating_point_rules_and_how_the_card_states_them(tmp_path):
     assert '**0.0500** on P(TB): the highest threshold at which 90 % is the lower one-sided ' \
         '95 % confidence bound' in card
     assert '| 96.0 / 50.0 (chosen here) |' in card  # the normals from 0.05 up are flagged
+
+
+def test_card_shows_tb_only_sets_heat_maps_and_roc_plots(tmp_path):
+    """A TB-only set (TBX11K) gets sensitivity per kind and a warning, never an AUC; the heat
+    map row comes from cam_localization.json; each two-class set's ROC plot is linked."""
+    tool = publisher()
+    cfg = load_config(str(CONFIG), img_size=224)
+    tb_only = {'screening/num_samples': 400, 'screening/num_tb': 400,
+               'screening/op/sensitivity': 44.0, 'screening/op/sensitivity_ci_low': 39.1,
+               'screening/op/sensitivity_ci_high': 49.0,
+               'screening/group/active/num_samples': 316,
+               'screening/group/active/op/sensitivity': 45.3,
+               'screening/group/active/op/sensitivity_ci_low': 39.7,
+               'screening/group/active/op/sensitivity_ci_high': 50.9}
+    summary = dict(num_images=399, pointing_game=0.216, energy_in_boxes=0.136,
+                   box_area_fraction=0.095, outside_lung=None)
+    cam = dict(boxes='tbx11k256/boxes.csv', overall=summary, per_kind={'active': summary})
+    card = tool.render_card(
+        'm', cfg, dict(source='x.pth', epoch=5), metrics(0.99),
+        {'pakistan256': metrics(0.97, op=(91.0, 92.0)), 'tbx11k256': tb_only}, POINT, 'ab' * 32,
+        roc_plots={'pakistan256': 'roc_pakistan256.png'}, cam=cam)
+    assert '| tbx11k256 | 400 | 44.0 (39.1–49.0) | active 45.3 (39.7–50.9, n 316) |' in card
+    assert 'finds only 44.0 %' in card and '| External: tbx11k256' not in card
+    assert '| all | 399 | 0.216 | 0.136 | 0.095 | – |' in card
+    assert '![ROC, pakistan256](roc_pakistan256.png)' in card
+
+    labels = [1] * 30 + [0] * 30
+    scores = [0.2 + 0.6 * y + (i % 7) / 20 for i, y in enumerate(labels)]
+    from mmtb.evaluation.roc_plot import plot_roc
+    point = plot_roc(scores, labels, 0.5, 'test', tmp_path / 'roc.png')
+    assert (tmp_path / 'roc.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert 0 <= point['specificity'] <= 1 and point['sensitivity'] == 1.0

@@ -11,7 +11,10 @@ under weights-only ``torch.load``), ``config.py`` (the trained config), ``operat
 confidence bound), the evaluation JSONs of
 the PUBLISHED weights made by ``tools/test.py`` (internal split, then each external set with
 that threshold unchanged) with their per-image scores, a simulation of local calibration on
-each external set, and ``model_card.md`` rendered from those files only.
+each external set, ROC plots (``roc_<set>.png``, the operating point marked) and
+``model_card.md`` rendered from those files only. A TB-only external set (e.g. TBX11K) gets
+sensitivity per TB kind instead of AUC; a ``cam_localization.json`` in ``--out`` (written by
+``tools/analysis_tools/cam_localization.py``) adds the heat-map row.
 """
 import argparse
 import datetime
@@ -32,6 +35,7 @@ from mmtb.evaluation.calibration import (
     read_scores_csv,
     simulate_local_calibration,
 )
+from mmtb.evaluation.roc_plot import plot_roc
 from mmtb.experiments import external_set
 from mmtb.utils import input_size_of, set_input_size
 from mmtb.utils.compact_weights import SCALE_SUFFIX, quantize_weights
@@ -177,8 +181,57 @@ def _local_calibration_lines(local: dict) -> list:
     return lines
 
 
+def _tb_only_lines(tb_only: dict) -> list:
+    """A TB-only set has no AUC or specificity: sensitivity at the threshold, per TB kind."""
+    if not tb_only:
+        return []
+    lines = ['', 'TB-only external sets (no normals: sensitivity at the operating threshold, '
+             'Clopper-Pearson 95 % CI; never trained or tuned on):', '',
+             '| Set | TB X-rays | Sensitivity (95 % CI) | per TB kind |', '|---|---|---|---|']
+    for name, m in tb_only.items():
+        kinds = sorted({k.split('/')[2] for k in m
+                        if k.startswith('screening/group/') and k.endswith('/op/sensitivity')})
+        per_kind = '; '.join(
+            f"{kind} {_pct(m, f'group/{kind}/op/sensitivity')} "
+            f"({_pct(m, f'group/{kind}/op/sensitivity_ci_low')}–"
+            f"{_pct(m, f'group/{kind}/op/sensitivity_ci_high')}, "
+            f"n {m[f'screening/group/{kind}/num_samples']})" for kind in kinds)
+        lines.append(f"| {name} | {m['screening/num_samples']} | "
+                     f"{_pct(m, 'op/sensitivity')} ({_pct(m, 'op/sensitivity_ci_low')}–"
+                     f"{_pct(m, 'op/sensitivity_ci_high')}) | {per_kind or '–'} |")
+    return lines
+
+
+def _roc_lines(roc_plots: dict) -> list:
+    if not roc_plots:
+        return []
+    return ['', 'ROC curves, the operating threshold marked on each (`roc_<set>.png`):', '',
+            ' '.join(f'![ROC, {name}]({png})' for name, png in roc_plots.items())]
+
+
+def _cam_lines(cam: dict) -> list:
+    """The heat maps checked against radiologists' lesion boxes (cam_localization.json)."""
+    if not cam:
+        return []
+    s = cam['overall']
+
+    def row(title, s):
+        return (f"| {title} | {s['num_images']} | {s['pointing_game']:.3f} | "
+                f"{s['energy_in_boxes']:.3f} | {s['box_area_fraction']:.3f} | "
+                + ('–' if s['outside_lung'] is None else f"{s['outside_lung']:.3f}") + ' |')
+    return ['', '## Heat maps against radiologists\' lesion boxes', '',
+            f"Grad-CAM (the app's path) on `{cam['boxes']}`, made by "
+            '`tools/analysis_tools/cam_localization.py` (`cam_localization.json`). Pointing game: '
+            'share of X-rays whose map peaks inside a lesion box; energy: share of the map\'s '
+            'mass inside the boxes, against the boxes\' share of the image (its chance level); '
+            'outside lung: share of the mass outside the lung field.', '',
+            '| X-rays | n | pointing game | energy in boxes | chance (box area) | outside lung |',
+            '|---|---|---|---|---|---|', row('all', s),
+            *[row(kind, k) for kind, k in cam.get('per_kind', {}).items()]]
+
+
 def render_card(name, cfg, source, internal, externals, point, sha256,
-                local_calibration=None, notes=()) -> str:
+                local_calibration=None, notes=(), roc_plots=None, cam=None) -> str:
     """The model card; ``point`` is the operating-point dict (``operating_point.json``)."""
     size = input_size_of(cfg)
     backbone = single_model(cfg).backbone
@@ -195,12 +248,22 @@ def render_card(name, cfg, source, internal, externals, point, sha256,
     train_steps = [s for s in cfg.train_dataloader.dataset.pipeline
                    if s not in cfg.test_dataloader.dataset.pipeline
                    and not (views and s['type'] in test_steps)]
-    rows = [('Internal test split (tbdb256, 20 %)', internal)] + \
-        [(f'External: {n} (never trained or tuned on)', m) for n, m in externals.items()]
     lines = [
         f'# Model card: {name}', '',
         '**Intended use:** research and triage support — flagging chest X-rays for a clinician '
         'to review. **Not a diagnosis**, not a medical device, not validated prospectively.', '']
+    tb_only = {n: m for n, m in externals.items() if 'screening/auc' not in m}
+    externals = {n: m for n, m in externals.items() if n not in tb_only}
+    rows = [('Internal test split (tbdb256, 20 %)', internal)] + \
+        [(f'External: {n} (never trained or tuned on)', m) for n, m in externals.items()]
+    for set_name, m in tb_only.items():
+        if m['screening/op/sensitivity'] < 90:
+            lines += [
+                f'> **Warning:** on TB X-rays from other hospitals ({set_name}, TB only) this '
+                f"model finds only {_pct(m, 'op/sensitivity')} % "
+                f"({_pct(m, 'op/sensitivity_ci_low')}–{_pct(m, 'op/sensitivity_ci_high')} %) at "
+                'its operating threshold: it misses many subtle or healed TB cases. A "no TB" '
+                'result does not rule TB out.', '']
     for set_name, m in externals.items():
         if not m.get('screening/op/who_target_met'):
             lines += [
@@ -267,6 +330,7 @@ def render_card(name, cfg, source, internal, externals, point, sha256,
             f"{m['screening/auc']:.3f} ({m['screening/auc_ci_low']:.3f}–"
             f"{m['screening/auc_ci_high']:.3f}) | {_pct(m, 'sensitivity')} / "
             f"{_pct(m, 'specificity')} | {op} | {who} |")
+    lines += _tb_only_lines(tb_only) + _roc_lines(roc_plots) + _cam_lines(cam)
     lines += [
         '', 'Internal accuracy / precision / recall / F1 at 0.5: '
         f"{_pct(internal, 'accuracy')} / {_pct(internal, 'precision')} / "
@@ -345,7 +409,8 @@ def main(argv=None):
     (out / 'operating_point.json').write_text(json.dumps(point, indent=2) + '\n')
     for name, root in args.external:
         evaluate(out, name, args.img_size, root, point['threshold'])
-        write_local_calibration(out, name)
+        if 'screening/auc' in json.loads((out / f'eval_{name}.json').read_text())['metrics']:
+            write_local_calibration(out, name)  # needs TB and normal X-rays
     write_card(out, args.config, source, args.note)
 
 
@@ -361,6 +426,17 @@ def write_local_calibration(out: Path, name: str) -> None:
         table=local_calibration_table(rows)), indent=2))
 
 
+def write_roc_plots(out: Path, threshold: float, names) -> dict:
+    """``roc_<set>.png`` for every set with per-image scores; ``{set: png name}``."""
+    plots = {}
+    for name in names:
+        if (out / f'scores_{name}.csv').is_file():
+            scores, labels = read_scores_csv(out / f'scores_{name}.csv')
+            plot_roc(scores, labels, threshold, name, out / f'roc_{name}.png')
+            plots[name] = f'roc_{name}.png'
+    return plots
+
+
 def write_card(out: Path, config: str, source: dict, notes=()) -> None:
     """Render model_card.md from the evaluation JSONs in ``out`` (and nothing else)."""
     cfg = Config.fromfile(str(out / 'config.py'))
@@ -371,9 +447,14 @@ def write_card(out: Path, config: str, source: dict, notes=()) -> None:
     local = {p.stem[len('local_calibration_'):]: json.loads(p.read_text())
              for p in sorted(out.glob('local_calibration_*.json'))}
     sha256 = hashlib.sha256((out / 'model.pth').read_bytes()).hexdigest()
+    roc_plots = write_roc_plots(out, point['threshold'],
+                                ['internal'] + [n for n, m in externals.items()
+                                                if 'screening/auc' in m])
+    cam_file = out / 'cam_localization.json'
+    cam = json.loads(cam_file.read_text()) if cam_file.is_file() else None
     (out / 'model_card.md').write_text(render_card(
         run_name(config, input_size_of(cfg)), cfg, source, internal, externals, point, sha256,
-        local, notes))
+        local, notes, roc_plots, cam))
     print(f'wrote {out / "model_card.md"} (threshold {point["threshold"]:.4f})')
 
 
