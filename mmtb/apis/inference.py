@@ -10,6 +10,7 @@ normalises. Grad-CAM reuses that same pipeline and data_preprocessor (see :mod:`
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+import cv2
 import numpy as np
 import torch
 from mmengine.config import Config
@@ -32,6 +34,7 @@ from pytorch_grad_cam.utils.image import show_cam_on_image
 
 import mmtb  # noqa: F401  (registers mmtb's modules; allow-lists mmengine checkpoints)
 from mmtb.apis.cam import GradCAMExplainer, default_target_layers, member_crop_boxes
+from mmtb.apis.triage import borderline_band, is_borderline
 from mmtb.engine.hooks.channels_last import to_channels_last
 from mmtb.io.decode import DecodedXray, decode_xray
 from mmtb.utils import input_size_of
@@ -45,7 +48,8 @@ DEFAULT_THRESHOLD = 0.5
 RANDOM_WEIGHTS_WARNING = 'The model has random weights (benchmarking only): ignore its output.'
 
 __all__ = ['CheckpointLoadError', 'DEFAULT_MODEL_DIR', 'ModelNotFoundError', 'Prediction',
-           'TBScreener', 'list_checkpoints', 'overlay_cam', 'read_operating_point']
+           'TBScreener', 'cam_scale_bar', 'list_checkpoints', 'overlay_cam',
+           'read_operating_point']
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -77,6 +81,7 @@ class Prediction:
     threshold: float
     cam: Optional[np.ndarray] = None  # HxW float32 in [0, 1], HxW of the grey image, or None
     warnings: list[str] = field(default_factory=list)  # decoder warnings + model warnings
+    borderline: bool = False  # prob_tb inside the threshold's confidence interval (triage.py)
 
 
 def read_operating_point(path) -> dict:
@@ -146,6 +151,28 @@ def resolve_threshold(threshold, checkpoint: Optional[Path]) -> tuple[float, str
                 'JSON file') from None
         return _checked_threshold(value, 'threshold'), f'given {value:g}'
     return read_operating_point(path)['threshold'], f'calibration: {path.name}'
+
+
+def operating_point_of(threshold, checkpoint: Optional[Path]) -> Optional[dict]:
+    """The operating-point JSON behind ``resolve_threshold``'s answer, or None for a number."""
+    if threshold is None:
+        beside = checkpoint.parent / 'operating_point.json' if checkpoint else None
+        return read_operating_point(beside) if beside is not None and beside.is_file() else None
+    if isinstance(threshold, (str, Path)) and Path(threshold).is_file():
+        return read_operating_point(threshold)
+    return None
+
+
+def checkpoint_version(checkpoint: Optional[Path]) -> str:
+    """The first 12 hex digits of the checkpoint's SHA-256: names the exact weights in a
+    report ('random' for a benchmark model without weights)."""
+    if not checkpoint:
+        return 'random'
+    digest = hashlib.sha256()
+    with open(checkpoint, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()[:12]
 
 
 def _newest(paths) -> Optional[Path]:
@@ -224,6 +251,13 @@ def overlay_cam(grey: np.ndarray, cam: np.ndarray, alpha: float = 0.4) -> np.nda
     return show_cam_on_image(rgb, np.clip(cam, 0, 1), use_rgb=True, image_weight=1 - alpha)
 
 
+def cam_scale_bar(width: int = 256, height: int = 14) -> np.ndarray:
+    """RGB uint8 strip of overlay_cam's colours from 0 (left, blue) to 1 (right, red): the
+    heat map's colour scale, drawn with the same OpenCV colour map grad-cam uses."""
+    ramp = np.tile(np.linspace(0, 255, width).astype(np.uint8), (height, 1))
+    return cv2.cvtColor(cv2.applyColorMap(ramp, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+
+
 @contextmanager
 def _model_loading_messages_to_stderr():
     """mmengine prints 'Loads checkpoint ...' to stdout and logs INFO lines there; CLIs print
@@ -264,6 +298,9 @@ class TBScreener:
                             else config)
         self.checkpoint_path = checkpoint
         self.threshold, self.threshold_source = resolve_threshold(threshold, checkpoint)
+        self.operating_point = operating_point_of(threshold, checkpoint)
+        self.borderline_band = borderline_band(self.operating_point)
+        self.version = checkpoint_version(checkpoint)
         self.device = torch.device(device)
         self.bf16 = bool(bf16)
         if self.config_path == DEFAULT_MODEL_DIR / 'config.py':
@@ -359,6 +396,10 @@ class TBScreener:
         """'tuberculosis' at or above the threshold, else 'normal'."""
         return TB_CLASS if prob_tb >= self.threshold else 'normal'
 
+    def is_borderline(self, prob_tb: float) -> bool:
+        """Whether ``prob_tb`` is in the threshold's confidence interval (see triage.py)."""
+        return is_borderline(prob_tb, self.borderline_band)
+
     def predict_batch(self, greys: list[np.ndarray]) -> list[float]:
         """P(TB) of several grey images in one forward pass (throughput for batch screening)."""
         if not len(greys):
@@ -380,7 +421,8 @@ class TBScreener:
             prob, cam = self.predict_batch([grey])[0], None
         return Prediction(prob_tb=prob, decision=self.decide(prob),
                           threshold=self.threshold, cam=cam,
-                          warnings=list(self.model_warnings))
+                          warnings=list(self.model_warnings),
+                          borderline=self.is_borderline(prob))
 
     def predict_decoded(self, decoded: DecodedXray, with_cam: bool = False) -> Prediction:
         """``predict`` on a decoder result, with the decoder's warnings first."""
