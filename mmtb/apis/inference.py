@@ -92,18 +92,27 @@ def read_operating_point(path) -> dict:
     """
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        text = path.read_text()
     except FileNotFoundError:
         raise FileNotFoundError(f'operating-point file not found: {path}') from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError) as e:
         raise ValueError(f'{path} is not a readable operating-point JSON file ({e})') from None
+    return parse_operating_point(text, str(path))
+
+
+def parse_operating_point(text, where: str = 'the operating point') -> dict:
+    """``read_operating_point`` on JSON text or bytes already in memory (e.g. an upload)."""
+    try:
+        data = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f'{where} is not a readable operating-point JSON file ({e})') from None
     if not isinstance(data, dict) or 'threshold' not in data:
-        raise ValueError(f'{path} has no "threshold" entry (an operating-point JSON looks like '
+        raise ValueError(f'{where} has no "threshold" entry (an operating-point JSON looks like '
                          '{"threshold": 0.37, "target_sensitivity": 0.9, "chosen_on": "..."})')
     threshold = data['threshold']
     if (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
             or not math.isfinite(threshold) or not 0 <= threshold <= 1):
-        raise ValueError(f'{path}: "threshold" must be a number between 0 and 1, '
+        raise ValueError(f'{where}: "threshold" must be a number between 0 and 1, '
                          f'got {threshold!r}')
     data['threshold'] = float(threshold)
     return data
@@ -137,6 +146,9 @@ def resolve_threshold(threshold, checkpoint: Optional[Path]) -> tuple[float, str
         if beside is not None and beside.is_file():
             return read_operating_point(beside)['threshold'], _display_path(beside)
         return DEFAULT_THRESHOLD, f'default {DEFAULT_THRESHOLD:g}'
+    if isinstance(threshold, dict):  # an operating point already read (e.g. uploaded)
+        point = parse_operating_point(json.dumps(threshold))
+        return point['threshold'], 'given operating point'
     if isinstance(threshold, bool):
         raise TypeError('threshold must be a number or a path, not a bool')
     if isinstance(threshold, (int, float)):
@@ -158,6 +170,8 @@ def operating_point_of(threshold, checkpoint: Optional[Path]) -> Optional[dict]:
     if threshold is None:
         beside = checkpoint.parent / 'operating_point.json' if checkpoint else None
         return read_operating_point(beside) if beside is not None and beside.is_file() else None
+    if isinstance(threshold, dict):
+        return parse_operating_point(json.dumps(threshold))
     if isinstance(threshold, (str, Path)) and Path(threshold).is_file():
         return read_operating_point(threshold)
     return None
@@ -281,7 +295,8 @@ class TBScreener:
             model when ``checkpoint`` is None too.
         checkpoint: ``.pth`` file; None -> the shipped default model (``DEFAULT_MODEL_DIR``).
         threshold: None -> ``operating_point.json`` beside the checkpoint if present, else 0.5;
-            a number; or a path to an operating-point JSON (see :func:`read_operating_point`).
+            a number; a path to an operating-point JSON (see :func:`read_operating_point`); or
+            such a JSON already parsed (a dict).
         device: torch device, e.g. 'cpu' or 'cuda'.
         random_weights: allow ``checkpoint=None`` with a ``config`` (benchmarks only: latency
             does not depend on the weights); every prediction then carries a warning.
@@ -423,6 +438,16 @@ class TBScreener:
                           threshold=self.threshold, cam=cam,
                           warnings=list(self.model_warnings),
                           borderline=self.is_borderline(prob))
+
+    def warm_up(self) -> None:
+        """One throw-away screening with Grad-CAM: the first call pays for lazy set-up (oneDNN
+        kernel choice, hooks, allocator), so a server that calls this at start answers its
+        first user as fast as the later ones."""
+        side = max(64, int(self.input_size))
+        grey = np.full((side, side), 128, np.uint8)
+        grey[side // 4:3 * side // 4, side // 8:7 * side // 8] = 60  # a dark "chest"
+        self.predict(grey, with_cam=True)
+        self.predict_batch([grey])
 
     def predict_decoded(self, decoded: DecodedXray, with_cam: bool = False) -> Prediction:
         """``predict`` on a decoder result, with the decoder's warnings first."""
