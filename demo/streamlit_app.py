@@ -18,6 +18,8 @@ All decoding, screening rules (not screened / borderline), Grad-CAM and the PDF 
 
 from __future__ import annotations
 
+import base64
+import io
 import logging
 import sys
 from dataclasses import replace
@@ -25,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import streamlit as st
+import streamlit.components.v1 as components
 from PIL import Image
 
 # `streamlit run` puts this folder on sys.path, Streamlit's AppTest does not: do it for both.
@@ -59,7 +62,7 @@ from mmtb.apis import (  # noqa: E402
 from mmtb.apis.inference import parse_operating_point  # noqa: E402
 from mmtb.apis.report import ReportInfo, build_report  # noqa: E402
 from mmtb.apis.triage import CAM_CAPTION, outside_lung_notice  # noqa: E402
-from mmtb.io.decode import XrayDecodeError  # noqa: E402
+from mmtb.io.decode import MIN_SIDE, XrayDecodeError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 EDIT_DEFAULTS = dict(edit_crop=False, edit_scale=100, edit_brightness=1.0,
@@ -72,6 +75,8 @@ EDITS_CHANGE_INPUT = ('These edits change what the model sees (and so the score)
                       'the image without changing the score, use "Display window" instead.')
 CROPPER_WIDTH = 600  # px: the cropper shows a copy at most this wide; its box is scaled back
 log = logging.getLogger('mmtb.demo')
+_crop_component = components.declare_component(
+    'mmtb_crop_box', path=str(Path(__file__).resolve().parent / 'crop_box'))
 
 
 # ------------------------------------------------------------------------------------ model
@@ -176,32 +181,38 @@ def reset_edits() -> None:
 
 
 def crop_box(grey, key: str, where):
-    """(left, top, width, height) in the image's pixels from the interactive cropper, None for
-    the whole image (also where the cropper cannot run).
+    """(left, top, width, height) in the image's pixels from the crop box, None for the whole
+    image (also where the component cannot run, e.g. under AppTest).
 
-    The cropper gets a copy at most ``CROPPER_WIDTH`` wide and the box starts on the whole image,
-    so ticking Crop alone changes nothing; its box is scaled back and trimmed here (the
-    component's own rescaling shifts off-image boxes back onto the image instead).
+    The box starts on the whole image, so ticking Crop alone changes nothing; the component
+    (``demo/crop_box/index.html``) keeps it on the image and its corners are handles from the
+    start. It gets a copy at most ``CROPPER_WIDTH`` wide; the box is scaled back and trimmed.
     """
+    h, w = grey.shape
+    ratio = max(1.0, w / CROPPER_WIDTH)
+    shown = Image.fromarray(grey)
+    if ratio > 1:
+        shown = shown.resize((round(w / ratio), round(h / ratio)), Image.Resampling.LANCZOS)
+    whole = dict(left=0, top=0, width=shown.width, height=shown.height)
+    nonce = st.session_state.get('crop_nonce', 0)  # a new box after "Reset edits"
+    with where:
+        st.caption('Drag a corner of the red box to resize it, or its inside to move it: '
+                   'exactly what is inside the box is screened.')
+        box = _crop_component(image=_data_url(shown), image_key=f'{key}_{nonce}',
+                              width=shown.width, height=shown.height,
+                              min_side=max(1, round(MIN_SIDE / ratio)), box=whole,
+                              default=whole, key=f'crop_box_{key}_{nonce}')
     try:
-        from streamlit_cropper import st_cropper
-        h, w = grey.shape
-        ratio = max(1.0, w / CROPPER_WIDTH)
-        shown = Image.fromarray(grey)
-        if ratio > 1:
-            shown = shown.resize((round(w / ratio), round(h / ratio)), Image.Resampling.LANCZOS)
-        nonce = st.session_state.get('crop_nonce', 0)  # a new key after "Reset edits"
-        with where:
-            st.caption('Click the red box, then drag it or its corners: exactly what is inside '
-                       'it is screened.')
-            box = st_cropper(shown, return_type='box', box_color='#ff4b4b',
-                             default_coords=(0, shown.width, 0, shown.height),
-                             should_resize_image=False, key=f'cropper_{key}_{nonce}')
-        return box_on_image(box, ratio, w, h)
-    except Exception as e:
-        log.warning('cropper unavailable: %s', e)
-        where.caption('Cropping is not available here; the whole image is used.')
+        return box_on_image(box or whole, ratio, w, h)
+    except (KeyError, TypeError, ValueError):  # a malformed value from the browser
+        log.warning('ignoring a malformed crop box: %r', box)
         return None
+
+
+def _data_url(img: Image.Image) -> str:
+    buf = io.BytesIO()
+    img.save(buf, format='PNG')
+    return 'data:image/png;base64,' + base64.b64encode(buf.getvalue()).decode()
 
 
 # ----------------------------------------------------------------------------------- upload

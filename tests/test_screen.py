@@ -76,7 +76,7 @@ def test_screen_folder_with_bad_files(tiny_checkpoint, scans, tmp_path):
     # overlays mirror the input names under --cam-dir; inputs are untouched
     assert (cam_dir / 'scans' / 'ward_b' / 'c_cam.png').is_file()
     assert {p: p.read_bytes() for p in root.rglob('*') if p.is_file()} == before
-    assert 'screened 3 of 5 images (2 unreadable)' in result.stderr
+    assert 'screened 3 of 5 images (2 unreadable, 0 not radiographs)' in result.stderr
 
 
 def test_batched_probabilities_match_the_app(tiny_checkpoint, scans, tmp_path):
