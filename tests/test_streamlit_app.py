@@ -22,7 +22,9 @@ from app_helpers import (  # noqa: E402
     Edits,
     ModelDefaults,
     apply_edits,
+    box_on_image,
     decode_upload,
+    display_window,
     format_probability,
     image_key,
     model_choices,
@@ -120,6 +122,22 @@ def test_edits_never_make_an_image_the_model_refuses():
     assert apply_edits(grey, Edits(crop=(-10, -10, 500, 500))).shape == (64, 64)
     with pytest.raises(ValueError):
         apply_edits(grey.astype(np.float32), Edits())
+
+
+def test_an_off_image_crop_box_is_trimmed_not_shifted():
+    # what the issue saw: a box dragged past the top-left corner of a 256 px image
+    assert box_on_image(dict(left=-64, top=-64, width=247, height=247), 1.0, 256, 256) == (
+        0, 0, 183, 183)
+    assert box_on_image(dict(left=0, top=0, width=256, height=256), 1.0, 256, 256) is None
+    # the cropper shows a half-size copy: its box is scaled back to the image's pixels
+    assert box_on_image(dict(left=10, top=20, width=50, height=60), 2.0, 256, 256) == (
+        20, 40, 100, 120)
+
+
+def test_display_window_changes_the_view_only():
+    grey = np.array([[0, 50, 100, 200, 255]], np.uint8)
+    assert display_window(grey, 0, 255) is grey
+    np.testing.assert_array_equal(display_window(grey, 50, 100), [[0, 0, 255, 255, 255]])
 
 
 def test_command_line_wins_over_environment():

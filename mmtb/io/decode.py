@@ -356,6 +356,25 @@ def _decode_dicom(data: bytes, max_pixels: int) -> DecodedXray:
     return _result(grey, 'DICOM', photometric, bits, 0.0, warnings)
 
 
+def _png_chunks_intact(data: bytes) -> bool:
+    """Whether every PNG chunk length fits in the file and the last chunk is IEND.
+
+    Why: OpenCV takes seconds to refuse a PNG whose chunk claims more bytes than the file has
+    (e.g. a corrupted IDAT length of 4 GB, found by tests/test_decode_fuzz.py); Pillow refuses
+    it at once, so such files take the full route.
+    """
+    pos, size = len(_PNG_SIGNATURE), len(data)
+    while pos + 12 <= size:
+        length = int.from_bytes(data[pos:pos + 4], 'big')
+        kind = data[pos + 4:pos + 8]
+        pos += 12 + length
+        if pos > size:
+            return False
+        if kind == b'IEND':
+            return pos == size
+    return False
+
+
 def _fast_grey(data: bytes) -> np.ndarray | None:
     """OpenCV decode where it yields the Pillow route's pixels (tests check this), else None.
 
@@ -368,7 +387,7 @@ def _fast_grey(data: bytes) -> np.ndarray | None:
                   and 'transparency' not in img.info
                   and MIN_SIDE <= min(w, h) and w * h <= MAX_PIXELS)
         if img.format == 'PNG':  # Pillow only finds a late eXIf chunk by decoding the image
-            usable = usable and b'eXIf' not in data
+            usable = usable and b'eXIf' not in data and _png_chunks_intact(data)
         else:  # some OpenCV builds pad a truncated JPEG with grey; Pillow refuses it
             usable = (usable and img.getexif().get(_EXIF_ORIENTATION, 1) == 1
                       and data.rstrip(b'\0')[-2:] == b'\xff\xd9')
