@@ -7,7 +7,9 @@ Starts ``streamlit run demo/streamlit_app.py`` on a free 127.0.0.1 port (nothing
 contacted), opens one Playwright browser context per user (Debian chromium, as the browser
 tests), and lets every user upload and screen ``--images`` generated X-rays at the same time.
 Records each time from pressing "Screen for TB" to the result, whether every user got a result
-without an error, and the server's peak resident memory (/proc VmHWM of the one server process; the model is loaded once in it). Bounded: a fixed number of requests and ``--timeout`` seconds in all.
+without an error, and the server's peak resident memory (/proc VmHWM of the one server
+process, where the model is loaded once for all users). Bounded: a fixed number of requests
+and ``--timeout`` seconds in all.
 """
 import argparse
 import io
