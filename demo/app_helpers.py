@@ -70,17 +70,75 @@ def apply_edits(grey: np.ndarray, edits: Edits) -> np.ndarray:
 
 
 def _clamp_box(box, width: int, height: int) -> tuple[int, int, int, int]:
-    """(left, top, right, bottom) inside the image, at least MIN_SIDE a side where it fits."""
+    """(left, top, right, bottom): the box trimmed to the image, never shifted onto it.
+
+    A box dragged partly off the image keeps exactly the part that lies on the image, so what
+    is outlined is what is screened. A box thinner than MIN_SIDE is widened around its centre
+    (within the image) so the decoder's minimum still holds.
+    """
     left, top, w, h = (int(round(float(v))) for v in box)
-    left, right = _span(left, w, width)
-    top, bottom = _span(top, h, height)
+    left, right = _trimmed_span(left, left + w, width)
+    top, bottom = _trimmed_span(top, top + h, height)
     return left, top, right, bottom
 
 
-def _span(start: int, length: int, size: int) -> tuple[int, int]:
-    length = min(max(length, MIN_SIDE), size)
-    start = min(max(start, 0), size - length)
-    return start, start + length
+def _trimmed_span(start: int, stop: int, size: int) -> tuple[int, int]:
+    start, stop = max(start, 0), min(stop, size)
+    short = min(MIN_SIDE, size) - (stop - start)
+    if short > 0:  # too thin (or entirely off the image): grow it, staying on the image
+        start = min(max(0, start - short // 2), size - min(MIN_SIDE, size))
+        stop = start + min(MIN_SIDE, size)
+    return start, stop
+
+
+def box_on_image(box: dict, ratio: float, width: int, height: int):
+    """The cropper's box (in the pixels of its display copy, shrunk by ``ratio``) in the
+    decoded image's pixels, trimmed to it; None when it covers the whole image (no crop)."""
+    scaled = [box['left'] * ratio, box['top'] * ratio, box['width'] * ratio,
+              box['height'] * ratio]
+    left, top, right, bottom = _clamp_box(scaled, width, height)
+    if (left, top, right, bottom) == (0, 0, width, height):
+        return None
+    return left, top, right - left, bottom - top
+
+
+def display_window(grey: np.ndarray, low: int, high: int) -> np.ndarray:
+    """A display copy with grey levels low..high stretched to 0..255 (the model input is not
+    touched): radiology's window, for looking at the image only."""
+    if (low, high) == (0, 255):
+        return grey
+    low, high = int(low), max(int(high), int(low) + 1)
+    scaled = (grey.astype(np.float32) - low) * (255.0 / (high - low))
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 8) -> np.ndarray:
+    """One RGB image, ``left`` | white gap | ``right``: the input and its heat map stay beside
+    each other on a phone too (Streamlit stacks columns on narrow screens)."""
+    left = np.repeat(left[:, :, None], 3, axis=2) if left.ndim == 2 else left
+    right = np.repeat(right[:, :, None], 3, axis=2) if right.ndim == 2 else right
+    spacer = np.full((left.shape[0], gap, 3), 255, np.uint8)
+    return np.concatenate([left, spacer, right], axis=1)
+
+
+def probability_bar_html(prob: float, threshold: float, band) -> str:
+    """An HTML bar for P(TB) with the threshold marked and the borderline band shaded."""
+    def pct(v):
+        return f'{100 * min(max(float(v), 0.0), 1.0):.2f}%'
+    shade = ''
+    if band is not None:
+        shade = (f'<div style="position:absolute;left:{pct(band[0])};width:calc('
+                 f'{pct(band[1])} - {pct(band[0])});top:0;bottom:0;background:'
+                 f'rgba(255,170,0,0.25)" title="borderline band"></div>')
+    return (
+        '<div class="mmtb-bar" style="position:relative;height:22px;border-radius:4px;'
+        'background:#e6e9ef;margin:4px 0 2px 0">'
+        f'{shade}<div style="position:absolute;left:0;top:5px;height:12px;width:{pct(prob)};'
+        'background:#31333f;border-radius:3px"></div>'
+        f'<div style="position:absolute;left:{pct(threshold)};top:-3px;bottom:-3px;width:3px;'
+        'background:#d62728" title="threshold"></div></div>'
+        '<div style="font-size:0.8em;color:#555">dark bar: TB probability; red line: decision '
+        'threshold' + ('; shaded: borderline band' if band is not None else '') + '</div>')
 
 
 def _scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
@@ -90,7 +148,7 @@ def _scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
 
 
 def decode_upload(data: bytes, name: str | None = None) -> DecodedXray:
-    """Decode uploaded bytes in memory; the file name lets a .dcm without preamble decode.
+    """Decode uploaded bytes in memory, recognised by content (the name is only a fallback).
 
     Raises ``XrayDecodeError`` (a one-line message for the user) for unusable input.
     """

@@ -1,4 +1,4 @@
-"""mmtb clinician app: upload a chest X-ray, adjust it, and get a TB triage score with Grad-CAM.
+"""mmtb clinician app: upload a chest X-ray, get a TB triage score with a heat map and a report.
 
 Run:  streamlit run demo/streamlit_app.py [-- --checkpoint PATH [--config CFG] [--threshold T]]
 
@@ -7,22 +7,27 @@ Model defaults (the command line after ``--`` wins over the environment):
   --config     / MMTB_CONFIG       the config of that checkpoint
   --threshold  / MMTB_THRESHOLD    a number or the path of an operating-point JSON
   --work-dirs  / MMTB_WORK_DIRS    where trained models are listed from (default: work_dirs)
-Without any of these the sidebar offers the shipped default model and every checkpoint found
-under work_dirs/. Uploaded images are decoded in memory and never written to disk.
+The sidebar lists those models (the shipped default and every checkpoint under work_dirs/);
+users pick from the list, they never type a server path. Uploads, operating points and reports
+stay in memory: nothing a user sends or downloads is written to the server's disk.
 
-All model loading, decoding, resizing and Grad-CAM goes through ``mmtb.apis`` / ``mmtb.io`` so
-the app sees exactly what the evaluated model saw; this file is only the user interface.
+All decoding, screening rules (not screened / borderline), Grad-CAM and the PDF report come from
+``mmtb`` (``mmtb.io``, ``mmtb.apis``), so the app, ``demo/image_demo.py`` and
+``tools/screen.py`` answer alike; this file is only the user interface.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import logging
 import sys
-import tempfile
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import streamlit as st
+import streamlit.components.v1 as components
 from PIL import Image
 
 # `streamlit run` puts this folder on sys.path, Streamlit's AppTest does not: do it for both.
@@ -34,34 +39,54 @@ from app_helpers import (  # noqa: E402
     Edits,
     ModelDefaults,
     apply_edits,
+    box_on_image,
     decode_upload,
+    display_window,
     format_probability,
     image_key,
     model_choices,
     model_defaults,
-    parse_threshold,
+    probability_bar_html,
+    side_by_side,
 )
 
-from mmtb.apis import TBScreener, list_checkpoints, overlay_cam, read_operating_point  # noqa: E402
-from mmtb.io.decode import XrayDecodeError  # noqa: E402
+from mmtb.apis import (  # noqa: E402
+    TBScreener,
+    cam_scale_bar,
+    clinician_summary,
+    list_checkpoints,
+    operating_point_sentence,
+    overlay_cam,
+    screening_refusal,
+)
+from mmtb.apis.inference import parse_operating_point  # noqa: E402
+from mmtb.apis.report import ReportInfo, build_report  # noqa: E402
+from mmtb.apis.triage import CAM_CAPTION, outside_lung_notice  # noqa: E402
+from mmtb.io.decode import MIN_SIDE, XrayDecodeError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-UPLOAD_TYPES = ['png', 'jpg', 'jpeg', 'dcm', 'dicom', 'tif', 'tiff', 'bmp']
 EDIT_DEFAULTS = dict(edit_crop=False, edit_scale=100, edit_brightness=1.0,
-                     edit_contrast=1.0, edit_sharpness=1.0)
-NO_MODEL_HELP = (
-    'No model is available yet. Train one with `python tools/train.py CONFIG` (its checkpoints '
-    'appear under `work_dirs/` and in the sidebar), enter the path of a trained `.pth` in the '
-    'sidebar, or start the app with `streamlit run demo/streamlit_app.py -- --checkpoint PATH '
-    '[--config CONFIG]`.')
+                     edit_contrast=1.0, edit_sharpness=1.0, view_window=(0, 255))
+NO_MODEL_HELP = ('No model is installed on this server yet, so images cannot be screened. '
+                 'Please ask the person who runs this app to install one.')
+LOAD_FAILED = ('The selected model could not be loaded. Choose another model in the sidebar '
+               'or ask the person who runs this app.')
+EDITS_CHANGE_INPUT = ('These edits change what the model sees (and so the score). To look at '
+                      'the image without changing the score, use "Display window" instead.')
+CROPPER_WIDTH = 600  # px: the cropper shows a copy at most this wide; its box is scaled back
 log = logging.getLogger('mmtb.demo')
+_crop_component = components.declare_component(
+    'mmtb_crop_box', path=str(Path(__file__).resolve().parent / 'crop_box'))
 
 
 # ------------------------------------------------------------------------------------ model
-@st.cache_resource(max_entries=3, show_spinner='Loading the model...')
+@st.cache_resource(max_entries=3, show_spinner='Loading and warming up the model...')
 def load_screener(config: str | None, checkpoint: str | None, threshold) -> TBScreener:
-    """Load once per (config, checkpoint, threshold): reruns happen on every click."""
-    return TBScreener(config=config, checkpoint=checkpoint, threshold=threshold)
+    """Load once per (config, checkpoint, threshold), shared by every user and rerun, and run
+    one throw-away screening so the first real one is as fast as the later ones."""
+    screener = TBScreener(config=config, checkpoint=checkpoint, threshold=threshold)
+    screener.warm_up()
+    return screener
 
 
 def cli_args() -> list[str] | None:
@@ -77,35 +102,30 @@ def cli_args() -> list[str] | None:
 
 
 def sidebar_model(defaults: ModelDefaults, side) -> tuple[TBScreener | None, str]:
-    """Pick and load the model; explain (never crash) when none is available or loadable.
+    """Pick a model from the list and load it; explain (never crash) when none loads.
 
     Returns the screener (or None) and a label saying which calibration sets its threshold.
     """
     side.header('Model')
     choices = model_choices(defaults, list_checkpoints(defaults.work_dirs))
-    names = [c['name'] for c in choices]
-    picked = side.selectbox('Model', names, key='model_choice') if names else None
-    more = side.expander('Another checkpoint or threshold', expanded=not names)
-    typed = more.text_input('Checkpoint path (.pth)', key='ckpt_path').strip()
-    typed_cfg = more.text_input('Config for that checkpoint (optional)', key='cfg_path').strip()
-    threshold, threshold_label = threshold_inputs(defaults, more)
-
-    if typed:
-        config, checkpoint = typed_cfg or None, typed
-    elif picked is not None:
-        entry = choices[names.index(picked)]
-        config, checkpoint = entry['config'], entry['checkpoint']
-    else:
+    if not choices:
         st.info(NO_MODEL_HELP)
         return None, ''
+    names = [c['name'] for c in choices]
+    picked = side.selectbox('Model', names, key='model_choice')
+    entry = choices[names.index(picked)]
+    more = side.expander('Threshold', expanded=False)
+    threshold, threshold_label = threshold_inputs(defaults, more)
     try:
-        screener = load_screener(_str_or_none(config), _str_or_none(checkpoint), threshold)
-    except Exception as e:  # a wrong path or a broken file: tell the user, keep the app up
+        screener = load_screener(_str_or_none(entry['config']),
+                                 _str_or_none(entry['checkpoint']), threshold)
+    except Exception:  # a broken or mismatched file: say so, keep the app up, tell no paths
         log.exception('model loading failed')
-        st.error(f'The model or its threshold could not be loaded: {_one_line(e)}')
+        st.error(LOAD_FAILED)
         return None, ''
     label = threshold_label or screener.threshold_source
-    side.caption(f'**{screener.name}**  \nThreshold {screener.threshold:.3f}  \n'
+    side.caption(f'**{screener.name}** (weights {screener.version})  \n'
+                 f'Threshold {format_probability(screener.threshold)}  \n'
                  f'Calibration in use: {label}')
     return screener, label
 
@@ -113,52 +133,45 @@ def sidebar_model(defaults: ModelDefaults, side) -> tuple[TBScreener | None, str
 def threshold_inputs(defaults: ModelDefaults, side):
     """(threshold argument for TBScreener, label shown to the user or None).
 
-    An uploaded operating-point JSON wins over the text field; an empty field keeps the
-    model's own operating point.
+    An uploaded operating-point JSON wins over the number; no number keeps the model's own
+    operating point (or the one the app was started with).
     """
-    st.session_state.setdefault('threshold_text', '' if defaults.threshold is None
-                                else str(defaults.threshold))
-    text = side.text_input('Threshold or operating-point JSON path (optional)',
-                           key='threshold_text',
-                           help="Empty: the model's own operating point.")
+    value = side.number_input('Threshold (0-1, optional)', min_value=0.0, max_value=1.0,
+                              value=None, step=0.01, format='%.3f', key='threshold_value',
+                              help="Empty: the model's own operating point.")
     uploaded = side.file_uploader('...or upload an operating-point JSON', type=['json'],
                                   key='threshold_upload')
     if uploaded is not None:
-        try:
-            value = uploaded_operating_point(uploaded.getvalue())
-        except (OSError, ValueError) as e:  # malformed JSON from the user
+        try:  # parsed in memory: an upload is never written to the server's disk
+            point = parse_operating_point(uploaded.getvalue(), uploaded.name)
+        except ValueError as e:  # malformed JSON from the user
             side.error(f'{uploaded.name} is not a usable operating point: {_one_line(e)}')
         else:
-            return value, f'uploaded {uploaded.name}'
-    return parse_threshold(text), None
-
-
-def uploaded_operating_point(data: bytes) -> float:
-    """The threshold of an uploaded operating-point JSON, validated by mmtb.apis.
-
-    ``read_operating_point`` reads a path, so the small JSON (never an image) goes through a
-    private temporary file that is deleted at once.
-    """
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / 'operating_point.json'
-        path.write_bytes(data)
-        return read_operating_point(path)['threshold']
+            return point, f'uploaded {uploaded.name}'
+    if value is not None:
+        return float(value), None
+    return defaults.threshold, None
 
 
 # ------------------------------------------------------------------------------------ edits
-def sidebar_edits(side) -> tuple[bool, Edits]:
-    """The edit controls; returns (crop enabled, edits without the crop box)."""
+def edit_controls(box) -> tuple[bool, Edits, tuple[int, int]]:
+    """The labelled edit controls; returns (crop enabled, edits without the crop box, display
+    window)."""
     for key, value in EDIT_DEFAULTS.items():
         st.session_state.setdefault(key, value)
-    side.header('Image edits')
-    crop = side.checkbox('Crop', key='edit_crop', help='Show a box on the image to crop it.')
-    scale = side.slider('Size (%)', 25, 200, step=5, key='edit_scale')
-    brightness = side.slider('Brightness', 0.2, 3.0, step=0.05, key='edit_brightness')
-    contrast = side.slider('Contrast', 0.2, 3.0, step=0.05, key='edit_contrast')
-    sharpness = side.slider('Sharpness', 0.0, 4.0, step=0.1, key='edit_sharpness')
-    side.button('Reset edits', on_click=reset_edits, key='reset_edits')
+    window = box.slider('Display window (view only, the score does not change)', 0, 255,
+                        key='view_window')
+    box.markdown('**Edits for the model**')
+    box.caption(EDITS_CHANGE_INPUT)
+    crop = box.checkbox('Crop', key='edit_crop', help='Draw a box on the image; exactly what '
+                        'is inside it is screened.')
+    scale = box.slider('Size (%)', 25, 200, step=5, key='edit_scale')
+    brightness = box.slider('Brightness', 0.2, 3.0, step=0.05, key='edit_brightness')
+    contrast = box.slider('Contrast', 0.2, 3.0, step=0.05, key='edit_contrast')
+    sharpness = box.slider('Sharpness', 0.0, 4.0, step=0.1, key='edit_sharpness')
+    box.button('Reset edits', on_click=reset_edits, key='reset_edits')
     return crop, Edits(scale=scale / 100.0, brightness=brightness, contrast=contrast,
-                       sharpness=sharpness)
+                       sharpness=sharpness), tuple(window)
 
 
 def reset_edits() -> None:
@@ -167,32 +180,48 @@ def reset_edits() -> None:
     st.session_state['crop_nonce'] = st.session_state.get('crop_nonce', 0) + 1
 
 
-def crop_box(grey, key: str):
-    """(left, top, width, height) from the interactive cropper, or None if it is unavailable.
+def crop_box(grey, key: str, where):
+    """(left, top, width, height) in the image's pixels from the crop box, None for the whole
+    image (also where the component cannot run, e.g. under AppTest).
 
-    The box starts just inside the border (a box on the very edge cannot be grabbed on a
-    phone). The cropper is a custom component; where it cannot run, the whole image is used.
+    The box starts on the whole image, so ticking Crop alone changes nothing; the component
+    (``demo/crop_box/index.html``) keeps it on the image and its corners are handles from the
+    start. It gets a copy at most ``CROPPER_WIDTH`` wide; the box is scaled back and trimmed.
     """
+    h, w = grey.shape
+    ratio = max(1.0, w / CROPPER_WIDTH)
+    shown = Image.fromarray(grey)
+    if ratio > 1:
+        shown = shown.resize((round(w / ratio), round(h / ratio)), Image.Resampling.LANCZOS)
+    whole = dict(left=0, top=0, width=shown.width, height=shown.height)
+    nonce = st.session_state.get('crop_nonce', 0)  # a new box after "Reset edits"
+    with where:
+        st.caption('Drag a corner of the red box to resize it, or its inside to move it: '
+                   'exactly what is inside the box is screened.')
+        box = _crop_component(image=_data_url(shown), image_key=f'{key}_{nonce}',
+                              width=shown.width, height=shown.height,
+                              min_side=max(1, round(MIN_SIDE / ratio)), box=whole,
+                              default=whole, key=f'crop_box_{key}_{nonce}')
     try:
-        from streamlit_cropper import st_cropper
-        h, w = grey.shape
-        dx, dy = max(1, w // 40), max(1, h // 40)
-        nonce = st.session_state.get('crop_nonce', 0)  # a new key after "Reset edits"
-        st.caption('Drag the box or its corners to crop; the cropped image is screened.')
-        box = st_cropper(Image.fromarray(grey), return_type='box', box_color='#ff4b4b',
-                         default_coords=(dx, w - dx, dy, h - dy), key=f'cropper_{key}_{nonce}')
-        return box['left'], box['top'], box['width'], box['height']
-    except Exception as e:
-        log.warning('cropper unavailable: %s', e)
-        st.caption('Cropping is not available here; the whole image is used.')
+        return box_on_image(box or whole, ratio, w, h)
+    except (KeyError, TypeError, ValueError):  # a malformed value from the browser
+        log.warning('ignoring a malformed crop box: %r', box)
         return None
+
+
+def _data_url(img: Image.Image) -> str:
+    buf = io.BytesIO()
+    img.save(buf, format='PNG')
+    return 'data:image/png;base64,' + base64.b64encode(buf.getvalue()).decode()
 
 
 # ----------------------------------------------------------------------------------- upload
 def uploaded_xray():
-    """The decoded upload (decoded once per file, in memory), or None after telling the user."""
+    """(decoded upload, file name) decoded once per file in memory, or None after telling
+    the user. Any file is accepted: the decoder recognises it by content, and every refusal
+    is a message in the page."""
     uploaded = st.file_uploader(
-        'Chest X-ray: PNG, JPEG or DICOM', type=UPLOAD_TYPES, key='upload',
+        'Chest X-ray: PNG, JPEG or DICOM (any file name)', key='upload',
         help='From a computer or a phone. The image is processed in memory and never saved.')
     if uploaded is None:
         for key in ('_decoded', '_result'):  # keep no image of a removed upload in memory
@@ -208,91 +237,156 @@ def uploaded_xray():
         st.session_state['_decoded'] = cached = (uploaded.file_id, result)
     result = cached[1]
     if isinstance(result, XrayDecodeError):
-        st.error(str(result))
+        st.error(f'{uploaded.name}: {result}')
         return None
-    for warning in result.warnings:
-        st.warning(warning)
-    return result.grey
+    return result, uploaded.name
 
 
 # ----------------------------------------------------------------------------------- result
-def screen(screener: TBScreener, model_id: str, grey) -> bool:
-    """The Screen button and the result, kept until the image or the model changes.
-
-    Returns whether a result is on the page (then it already shows the input image).
-    """
-    key = (model_id, image_key(grey))
-    if st.button('Screen for TB', type='primary', key='predict', width='stretch'):
+def screen(screener: TBScreener, model_id: str, decoded, name: str, edited, edits_on: bool,
+           action, view, window) -> bool:
+    """The Screen button (with the "screen anyway" override for non-radiographs) and the
+    result, kept until the image, the model or the override changes. Returns whether a result
+    is on the page."""
+    refusal = screening_refusal(decoded)
+    forced = False
+    if refusal is not None:
+        action.error(f'Cannot screen this image. {refusal}')
+        forced = action.checkbox('Screen anyway (the result is not reliable)', key='force')
+    key = (model_id, image_key(edited), forced)
+    if action.button('Screen for TB', type='primary', key='predict', width='stretch',
+                     disabled=refusal is not None and not forced):
         try:
-            with st.spinner('Screening...'):
-                st.session_state['_result'] = (key, screener.predict(grey, with_cam=True))
+            with action, st.spinner('Screening...'):
+                pred = screener.predict(edited, with_cam=True)
+                unedited = screener.predict(decoded.grey).prob_tb if edits_on else None
+            screened_at = datetime.now(timezone.utc)
+            st.session_state['_result'] = (key, pred, unedited, screened_at)
         except Exception as e:
             log.exception('prediction failed')
-            st.error(f'Screening failed: {_one_line(e)}')
+            action.error(f'Screening failed: {_one_line(e)}')
             return False
     stored = st.session_state.get('_result')
     if stored is None or stored[0] != key:
-        st.caption('Press "Screen for TB" to score this image.')
+        if refusal is None:
+            action.caption('Press "Screen for TB" to score this image.')
         return False
-    show_result(stored[1], grey)
+    _, pred, unedited, screened_at = stored
+    warnings = list(decoded.warnings) + pred.warnings + ([refusal] if forced else [])
+    with view:
+        show_result(screener, pred, edited, name, screened_at, unedited, warnings, window)
     return True
 
 
-def show_result(pred, grey) -> None:
-    """Decision, probability, Grad-CAM beside the input, and the not-a-diagnosis note."""
-    tb = pred.decision == 'tuberculosis'
-    st.subheader(':red[TB suspected]' if tb else ':green[No TB detected]', anchor=False)
-    pct = format_probability(pred.prob_tb)
+def verdict(pred) -> str:
+    if pred.borderline:
+        side = 'above' if pred.decision == 'tuberculosis' else 'below'
+        return f':orange[Borderline — review] (just {side} the threshold)'
+    return ':red[TB suspected]' if pred.decision == 'tuberculosis' else ':green[No TB detected]'
+
+
+def show_result(screener, pred, grey, name, screened_at, unedited, warnings, window) -> None:
+    """Verdict, probability bar with the threshold, what the threshold means, heat map with its
+    colour scale, the outside-lung warning and the report download."""
+    st.subheader(verdict(pred), anchor=False)
+    st.caption(f'{name} · screened {screened_at:%Y-%m-%d %H:%M:%S} UTC')
     left, right = st.columns(2)
-    left.metric('TB probability', pct)
+    left.metric('TB probability', format_probability(pred.prob_tb))
     right.metric('Decision threshold', format_probability(pred.threshold))
-    st.progress(min(max(float(pred.prob_tb), 0.0), 1.0), text=f'TB probability: {pct}')
-    for warning in pred.warnings:
+    st.markdown(probability_bar_html(pred.prob_tb, pred.threshold, screener.borderline_band),
+                unsafe_allow_html=True)
+    sentence = _operating_point_sentence(screener)
+    if sentence:
+        st.caption(sentence)
+    if screener.borderline_band is not None:
+        low, high = screener.borderline_band
+        st.caption(f'Borderline: between {format_probability(low)} and '
+                   f'{format_probability(high)}, the 95 % confidence interval of the threshold.')
+    if unedited is not None:
+        st.info(f'Your edits changed what the model saw. Unedited image: TB probability '
+                f'{format_probability(unedited)}.')
+    notice = outside_lung_notice(pred.cam, grey)
+    for warning in warnings + ([notice] if notice else []):
         st.warning(warning)
-    alpha = st.slider('Grad-CAM opacity', 0.0, 1.0, 0.4, step=0.05, key='cam_alpha')
-    left, right = st.columns(2)
-    left.image(grey, caption='Input (as screened)', width='stretch')
-    if pred.cam is not None:
-        right.image(overlay_cam(grey, pred.cam, alpha=alpha), width='stretch',
-                    caption='Grad-CAM: regions that raised the TB score')
+    alpha = st.slider('Heat-map opacity', 0.0, 1.0, 0.4, step=0.05, key='cam_alpha')
+    shown = display_window(grey, *window)
+    overlay = overlay_cam(shown, pred.cam, alpha=alpha) if pred.cam is not None else None
+    if overlay is not None:
+        st.image(side_by_side(shown, overlay), width='stretch',
+                 caption='Left: the image as screened. Right: ' + CAM_CAPTION)
+        st.image(cam_scale_bar(), width=256, caption='Heat-map colours: low (blue) to high (red)')
     else:
-        right.caption('No Grad-CAM for this result.')
+        st.image(shown, caption='The image as screened', width='stretch')
+    info = ReportInfo(
+        file_name=name, model_name=screener.name, model_version=screener.version,
+        threshold=pred.threshold, calibration=st.session_state.get('_calibration', ''),
+        prob_tb=pred.prob_tb, decision=pred.decision, borderline=pred.borderline,
+        disclaimer=NOTE, created=screened_at,
+        notes=tuple(warnings + ([notice] if notice else [])
+                    + ([f'Edits were applied; unedited image: TB probability '
+                        f'{format_probability(unedited)}.'] if unedited is not None else [])
+                    + ([sentence] if sentence else [])))
+    report_overlay = overlay_cam(grey, pred.cam) if pred.cam is not None else None
+    st.download_button('Download report (PDF)', key='report',
+                       data=lambda: build_report(info, grey, report_overlay),
+                       file_name=f'tb_report_{Path(name).stem}_{screened_at:%Y%m%d_%H%M%S}.pdf',
+                       mime='application/pdf', on_click='ignore', width='stretch')
     st.info(NOTE)
 
 
+def _operating_point_sentence(screener) -> str | None:
+    """The plain sentence for the model's own operating point only (not for a typed number
+    or an uploaded JSON, whose tests the JSONs beside the model do not describe)."""
+    if screener.operating_point is None or not screener.threshold_source.endswith(
+            'operating_point.json'):
+        return None
+    return operating_point_sentence(screener.checkpoint_path.parent)
+
+
 def model_details(screener: TBScreener, calibration: str) -> None:
-    """Name, threshold and its source, and the model card one click away."""
-    st.caption(f'Model: {screener.name} | threshold {screener.threshold:.3f} '
-               f'(calibration in use: {calibration})')
-    with st.expander('Model card'):
+    """Name, threshold and its source, the clinician summary and the technical card."""
+    st.caption(f'Model: {screener.name} (weights {screener.version}) | threshold '
+               f'{format_probability(screener.threshold)} (calibration in use: {calibration})')
+    with st.expander('About this model'):
+        folder = screener.checkpoint_path.parent if screener.checkpoint_path else None
+        summary = clinician_summary(folder) if folder else None
+        st.markdown(summary or 'This model has no published test results.')
         card = Path(screener.card_path) if screener.card_path else None
         if card is not None and card.is_file():
+            st.markdown('---\n**Technical model card**')
             st.markdown(card.read_text(encoding='utf-8', errors='replace'))
-        else:
-            st.write('This model has no model card.')
 
 
 # ------------------------------------------------------------------------------------- page
 def main() -> None:
-    st.set_page_config(page_title='mmtb: TB screening', page_icon=':lungs:', layout='centered')
+    st.set_page_config(page_title='mmtb: TB screening', page_icon=':lungs:', layout='centered',
+                       initial_sidebar_state='auto')
     st.title('TB screening on chest X-rays')
     st.caption(NOTE)
     defaults = model_defaults(cli_args(), default_work_dirs=str(REPO / 'work_dirs'))
-    edits_panel, model_panel = st.sidebar.container(), st.sidebar.container()  # edits on top
-    screener, calibration = sidebar_model(defaults, model_panel)
-    crop_on, edits = sidebar_edits(edits_panel)
+    screener, calibration = sidebar_model(defaults, st.sidebar)
+    st.session_state['_calibration'] = calibration
 
-    grey = uploaded_xray()
-    if grey is not None:
+    upload = uploaded_xray()
+    if upload is not None:
+        decoded, name = upload
+        action, view = st.container(), st.container()  # the button right below the upload
+        edits_box = st.expander('Adjust the image (crop, size, brightness, display window)')
+        crop_on, edits, window = edit_controls(edits_box)
         if crop_on:
-            edits = replace(edits, crop=crop_box(grey, image_key(grey)[:8]))
-        edited = apply_edits(grey, edits)
-        preview = st.empty()  # filled below unless the result already shows the image
-        shown = screener is not None and screen(
-            screener, f'{screener.checkpoint_path}|{screener.threshold}', edited)
-        if not shown:
-            h, w = edited.shape
-            preview.image(edited, caption=f'Image to screen ({w} x {h} px)', width='stretch')
+            edits = replace(edits, crop=crop_box(decoded.grey, image_key(decoded.grey)[:8],
+                                                 view))
+        edited = apply_edits(decoded.grey, edits)
+        edits_on = edits != Edits()
+        preview = view.empty()  # stays on the page while screening runs
+        h, w = edited.shape
+        preview.image(display_window(edited, *window), width='stretch',
+                      caption=f'Image to screen ({w} x {h} px)'
+                      + (' — edited: the model sees this version' if edits_on else ''))
+        if screener is not None and screen(
+                screener, f'{screener.checkpoint_path}|{screener.threshold}', decoded, name,
+                edited, edits_on, action, view, window):
+            preview.empty()  # the result shows the screened image beside its heat map
     if screener is not None:
         model_details(screener, calibration)
 

@@ -1,14 +1,16 @@
 """End to end: the real `streamlit run` server, driven by a headless Chromium through Playwright.
 
 AppTest (tests/test_streamlit_app.py) cannot catch what only a browser shows: the file input,
-the websocket round trip, the page actually rendering the result. This test uploads a
-generated X-ray through the page's <input type=file>, presses "Screen for TB" and waits for
-the TB probability. The server listens on 127.0.0.1 only. Needs Debian's chromium and the
-`playwright` Python package (tools/ci_browser_setup.sh installs both); skipped without them.
+the websocket round trip, the crop box component, the page actually rendering the result, a
+download. One server (127.0.0.1 only, the tiny test model) serves every test here; each test
+gets a fresh browser context (a new user). Needs Debian's chromium and the `playwright` Python
+package (tools/ci_browser_setup.sh installs both); skipped without them.
 
-Set MMTB_SAVE_APP_SCREENSHOT=1 to refresh docs/images/app.png from this run.
+Set MMTB_SAVE_APP_SCREENSHOT=1 to refresh docs/images/app.png (desktop) and
+docs/images/app_phone.png (390 x 844) from this run.
 """
 import io
+import json
 import os
 import socket
 import subprocess
@@ -55,52 +57,57 @@ def xray_png() -> bytes:
     return buf.getvalue()
 
 
-def test_upload_and_screen_in_a_real_browser(tiny_checkpoint, tmp_path):
+def dicom_bytes(grey) -> bytes:
+    """A 12-bit MONOCHROME2 DX DICOM with the standard preamble, as a PACS export writes it."""
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = '1.2.840.10008.5.1.4.1.1.1.1'
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset('IM000001', {}, file_meta=meta, preamble=b'\0' * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, generate_uid()
+    ds.Modality, ds.PhotometricInterpretation = 'DX', 'MONOCHROME2'
+    ds.Rows, ds.Columns = grey.shape
+    ds.SamplesPerPixel = 1
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = (grey.astype('<u2') * 16).tobytes()
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def colour_photo_png() -> bytes:
+    blocks = np.random.default_rng(4).integers(0, 256, (4, 4, 3)).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(blocks).resize((192, 192), Image.Resampling.NEAREST).save(buf, 'PNG')
+    return buf.getvalue()
+
+
+@pytest.fixture(scope='module')
+def app_url(tiny_checkpoint, tmp_path_factory):
+    """The app, started as a user would, on a free loopback port; stopped after the module."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f'{CHROMIUM} not installed (run tools/ci_browser_setup.sh)')
-    sync_api = pytest.importorskip(
-        'playwright.sync_api', reason='playwright not installed (run tools/ci_browser_setup.sh)')
+    pytest.importorskip('playwright.sync_api',
+                        reason='playwright not installed (run tools/ci_browser_setup.sh)')
     config, checkpoint, _ = tiny_checkpoint
     port = free_port()
     url = f'http://127.0.0.1:{port}'
     env = {k: v for k, v in os.environ.items() if not k.startswith('MMTB_')}
     env.update(OMP_NUM_THREADS='1', PYTHONPATH=str(REPO))
+    empty = tmp_path_factory.mktemp('no_work_dirs')
     proc = subprocess.Popen(
         [sys.executable, '-m', 'streamlit', 'run', 'demo/streamlit_app.py',
          '--server.headless', 'true', '--server.port', str(port),
          '--server.address', '127.0.0.1', '--server.fileWatcherType', 'none',
-         '--browser.gatherUsageStats', 'false', '--client.toolbarMode', 'viewer',
+         '--browser.gatherUsageStats', 'false',
          '--', '--checkpoint', str(checkpoint), '--config', str(config),
-         '--work-dirs', str(tmp_path / 'no_work_dirs')],
+         '--work-dirs', str(empty)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_until_healthy(url, proc)
-        with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport=dict(width=1200, height=1250))
-                page.goto(url, wait_until='domcontentloaded')
-                page.locator('.st-key-upload input[type=file]').set_input_files(
-                    dict(name='synthetic_chest.png', mimeType='image/png', buffer=xray_png()),
-                    timeout=60_000)
-                page.get_by_role('button', name='Screen for TB').click(timeout=60_000)
-                result = page.get_by_text('TB probability:', exact=False).first
-                result.wait_for(state='visible', timeout=60_000)
-                page.get_by_text('Grad-CAM: regions').first.wait_for(timeout=30_000)
-                page.wait_for_timeout(500)  # let images finish painting before the screenshot
-                shot = tmp_path / 'app.png'
-                page.screenshot(path=str(shot))  # Streamlit scrolls inside the page: no full_page
-                assert result.is_visible()
-                assert '%' in result.inner_text()
-                assert page.get_by_text('not a diagnosis').first.is_visible()
-                assert shot.stat().st_size > 10_000
-                if os.environ.get('MMTB_SAVE_APP_SCREENSHOT') == '1':
-                    DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-                    # 256 colours: the noisy synthetic image would make a large PNG
-                    Image.open(shot).convert('RGB').quantize(256).save(DOCS_SCREENSHOT,
-                                                                      optimize=True)
-            finally:
-                browser.close()
+        yield url
     finally:
         proc.terminate()
         try:
@@ -110,3 +117,156 @@ def test_upload_and_screen_in_a_real_browser(tiny_checkpoint, tmp_path):
             proc.wait()
         proc.stdout.close()
 
+
+@pytest.fixture(scope='module')
+def browser(app_url):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def new_page(browser, app_url):
+    """A fresh user (browser context) on the app; closed after the test."""
+    contexts = []
+
+    def open_page(width=1200, height=1250):
+        context = browser.new_context(viewport=dict(width=width, height=height),
+                                      accept_downloads=True)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(app_url, wait_until='domcontentloaded')
+        page.get_by_text('TB screening on chest X-rays').first.wait_for(timeout=60_000)
+        return page
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def upload(page, name, data, mime='image/png'):
+    page.locator('.st-key-upload input[type=file]').set_input_files(
+        dict(name=name, mimeType=mime, buffer=data), timeout=60_000)
+
+
+def screen(page):
+    page.get_by_role('button', name='Screen for TB').click(timeout=60_000)
+    page.get_by_text('Decision threshold').first.wait_for(state='visible', timeout=90_000)
+
+
+def save_screenshot(page, target):
+    shot = target.with_suffix('.tmp.png')
+    page.wait_for_timeout(500)  # let images finish painting
+    page.screenshot(path=str(shot))  # Streamlit scrolls inside the page: no full_page
+    assert shot.stat().st_size > 10_000
+    if os.environ.get('MMTB_SAVE_APP_SCREENSHOT') == '1':
+        # 256 colours: the noisy synthetic image would make a large PNG
+        Image.open(shot).convert('RGB').quantize(256).save(target, optimize=True)
+    shot.unlink()
+
+
+def test_upload_screen_and_download_the_report(new_page, tmp_path):
+    page = new_page()
+    assert page.get_by_text('Deploy').count() == 0  # client.toolbarMode = viewer
+    upload(page, 'synthetic_chest.png', xray_png())
+    page.get_by_text('Image to screen (256 x 256 px)').first.wait_for(timeout=60_000)
+    screen(page)
+    assert page.get_by_text('TB probability').first.is_visible()
+    assert page.locator('.mmtb-bar').first.is_visible()  # the bar with the threshold mark
+    assert page.get_by_text('red line: decision threshold').first.is_visible()
+    page.get_by_text('Heat map (Grad-CAM)').first.wait_for(timeout=30_000)
+    assert page.get_by_text('not a diagnosis').first.is_visible()
+    save_screenshot(page, DOCS_SCREENSHOT)
+
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role('button', name='Download report (PDF)').click()
+    pdf = tmp_path / 'report.pdf'
+    download.value.save_as(pdf)
+    data = pdf.read_bytes()
+    assert download.value.suggested_filename.startswith('tb_report_synthetic_chest_')
+    assert data.startswith(b'%PDF') and b'/Count 1' in data
+
+
+def test_phone_screen_button_is_visible_after_upload(new_page):
+    page = new_page(390, 844)
+    upload(page, 'synthetic_chest.png', xray_png())
+    button = page.get_by_role('button', name='Screen for TB')
+    button.wait_for(timeout=60_000)
+    box = button.bounding_box()
+    assert box is not None and box['y'] + box['height'] <= 844  # no scrolling needed
+    assert page.get_by_text('Adjust the image').first.is_visible()  # labelled, not "»"
+    screen(page)
+    page.get_by_text('Heat map (Grad-CAM)').first.wait_for(timeout=30_000)
+    save_screenshot(page, DOCS_SCREENSHOT.with_name('app_phone.png'))
+
+
+def test_crop_corners_drag_directly_and_the_box_stays_on_the_image(new_page):
+    page = new_page()
+    upload(page, 'synthetic_chest.png', xray_png())
+    page.get_by_text('Image to screen (256 x 256 px)').first.wait_for(timeout=60_000)
+    page.get_by_text('Adjust the image').first.click()
+    page.get_by_text('Crop', exact=True).first.click()
+    frame = page.frame_locator('iframe[title*="crop_box"]')
+    handle = frame.locator('.handle.nw')
+    handle.wait_for(timeout=30_000)
+    page.wait_for_timeout(500)
+    # ticking Crop alone changes nothing: the box starts on the whole image
+    assert page.get_by_text('Image to screen (256 x 256 px)').first.is_visible()
+
+    def drag(locator, dx, dy):
+        b = locator.bounding_box()
+        x, y = b['x'] + b['width'] / 2, b['y'] + b['height'] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + dx / 2, y + dy / 2, steps=4)
+        page.mouse.move(x + dx, y + dy, steps=4)
+        page.mouse.up()
+
+    scale = frame.locator('#img').bounding_box()['width'] / 256
+    drag(handle, 64 * scale, 64 * scale)  # the first drag on a corner resizes the box
+    page.get_by_text('Image to screen (192 x 192 px)').first.wait_for(timeout=30_000)
+    drag(frame.locator('.handle.se'), 200, 200)  # beyond the image: stops at its edge
+    page.wait_for_timeout(1500)
+    assert page.get_by_text('Image to screen (192 x 192 px)').first.is_visible()
+    drag(frame.locator('#box'), -400, -400)  # moved off the image: stops at its corner
+    page.wait_for_timeout(1500)
+    assert page.get_by_text('Image to screen (192 x 192 px)').first.is_visible()
+    screen(page)
+    assert page.get_by_text('Unedited image: TB probability').first.is_visible()
+
+
+def test_a_dicom_without_extension_is_screened(new_page):
+    page = new_page()
+    grey, _ = synthetic_xray(np.random.default_rng(11), 128, lesion=True)
+    upload(page, 'IM000001', dicom_bytes(grey), 'application/octet-stream')
+    page.get_by_text('Image to screen (128 x 128 px)').first.wait_for(timeout=60_000)
+    screen(page)
+    assert page.get_by_text('TB probability').first.is_visible()
+
+
+def test_a_colour_photo_gets_no_verdict(new_page):
+    page = new_page()
+    upload(page, 'holiday.png', colour_photo_png())
+    message = page.get_by_text('Cannot screen this image').first
+    message.wait_for(timeout=60_000)  # in the page, not in a tooltip
+    assert message.is_visible()
+    assert page.get_by_role('button', name='Screen for TB').is_disabled()
+    for verdict in ('TB suspected', 'No TB detected', 'Borderline'):
+        assert page.get_by_text(verdict).count() == 0
+    upload(page, 'notes.png', b'plain text, not an image')  # a refusal is in the page too
+    page.get_by_text('notes.png:').first.wait_for(timeout=60_000)
+
+
+def test_a_borderline_score_is_flagged(new_page):
+    page = new_page()
+    op = json.dumps(dict(threshold=0.5, threshold_ci=[0.0, 1.0])).encode()
+    page.locator('.st-key-threshold_upload input[type=file]').set_input_files(
+        dict(name='op.json', mimeType='application/json', buffer=op), timeout=60_000)
+    page.get_by_text('Calibration in use: uploaded op.json').first.wait_for(timeout=60_000)
+    upload(page, 'synthetic_chest.png', xray_png())
+    screen(page)
+    assert page.get_by_text('Borderline — review').first.is_visible()
+    assert page.get_by_text('shaded: borderline band').first.is_visible()

@@ -76,7 +76,7 @@ def test_screen_folder_with_bad_files(tiny_checkpoint, scans, tmp_path):
     # overlays mirror the input names under --cam-dir; inputs are untouched
     assert (cam_dir / 'scans' / 'ward_b' / 'c_cam.png').is_file()
     assert {p: p.read_bytes() for p in root.rglob('*') if p.is_file()} == before
-    assert 'screened 3 of 5 images (2 unreadable)' in result.stderr
+    assert 'screened 3 of 5 images (2 unreadable, 0 not radiographs)' in result.stderr
 
 
 def test_batched_probabilities_match_the_app(tiny_checkpoint, scans, tmp_path):
@@ -103,7 +103,7 @@ def test_screen_exits_1_when_nothing_can_be_read(tiny_checkpoint, scans, tmp_pat
     screen = load_screen()
     args = ['--out', str(out), '--checkpoint', str(tiny_checkpoint.checkpoint)]
     assert screen.main([str(p) for p in bad] + [str(tmp_path / 'missing.png')] + args) == 1
-    assert 'none of the inputs could be read' in capsys.readouterr().err
+    assert 'none of the inputs could be screened' in capsys.readouterr().err
     assert len(read_rows(out)) == 3  # the errors are still reported per file
     empty = tmp_path / 'empty'
     empty.mkdir()
@@ -119,15 +119,16 @@ def test_screen_without_a_model_says_so(scans, tmp_path, monkeypatch, capsys):
 
 
 def test_folders_yield_dicom_files_without_an_extension(tmp_path):
-    """PACS exports name DICOM files by UID or number: the preamble, not the name, decides."""
+    """PACS exports name DICOM files by UID or number: the content, not the name, decides."""
     from pydicom.data import get_testdata_file
     dicom = open(get_testdata_file('MR_small.dcm'), 'rb').read()
     for name in ('IM0001', '1.2.840.113619.2.5', 'scan.dicom', 'scan.DCM'):
         (tmp_path / name).write_bytes(dicom)
     (tmp_path / 'notes').write_text('no extension, not DICOM')
-    (tmp_path / 'export.txt').write_bytes(dicom)  # a named type that is not an image stays out
+    (tmp_path / 'export.txt').write_bytes(dicom)  # oddly named, but DICOM by content
+    (tmp_path / 'readme.txt').write_text('a text file stays out')
     found = {rel.name for _, rel in load_screen().collect([tmp_path])}
-    assert found == {'IM0001', '1.2.840.113619.2.5', 'scan.dicom', 'scan.DCM'}
+    assert found == {'IM0001', '1.2.840.113619.2.5', 'scan.dicom', 'scan.DCM', 'export.txt'}
 
 
 def test_bf16_with_grad_cam_is_refused(tmp_path, capsys):

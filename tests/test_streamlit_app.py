@@ -22,7 +22,9 @@ from app_helpers import (  # noqa: E402
     Edits,
     ModelDefaults,
     apply_edits,
+    box_on_image,
     decode_upload,
+    display_window,
     format_probability,
     image_key,
     model_choices,
@@ -122,6 +124,22 @@ def test_edits_never_make_an_image_the_model_refuses():
         apply_edits(grey.astype(np.float32), Edits())
 
 
+def test_an_off_image_crop_box_is_trimmed_not_shifted():
+    # what the issue saw: a box dragged past the top-left corner of a 256 px image
+    assert box_on_image(dict(left=-64, top=-64, width=247, height=247), 1.0, 256, 256) == (
+        0, 0, 183, 183)
+    assert box_on_image(dict(left=0, top=0, width=256, height=256), 1.0, 256, 256) is None
+    # the cropper shows a half-size copy: its box is scaled back to the image's pixels
+    assert box_on_image(dict(left=10, top=20, width=50, height=60), 2.0, 256, 256) == (
+        20, 40, 100, 120)
+
+
+def test_display_window_changes_the_view_only():
+    grey = np.array([[0, 50, 100, 200, 255]], np.uint8)
+    assert display_window(grey, 0, 255) is grey
+    np.testing.assert_array_equal(display_window(grey, 50, 100), [[0, 0, 255, 255, 255]])
+
+
 def test_command_line_wins_over_environment():
     env = dict(MMTB_CHECKPOINT='env.pth', MMTB_CONFIG='env.py', MMTB_THRESHOLD='0.3')
     assert model_defaults(None, env) == ModelDefaults('env.pth', 'env.py', 0.3, 'work_dirs')
@@ -183,14 +201,22 @@ def test_upload_edit_predict_shows_probability_and_grad_cam(app_env):
     at = new_app().run()
     assert not at.exception and not at.error
     assert 'command line' in at.selectbox(key='model_choice').value
+    assert not at.sidebar.text_input  # models are picked from a list, never typed as paths
 
     upload(at, 'chest.png', xray_png(128))
     assert not at.exception and not at.error
     assert at.image[0].captions == ['Image to screen (128 x 128 px)']
     before = at.image[0].value
 
+    at.slider(key='view_window').set_value((40, 200)).run()  # display only: same model input
+    assert at.image[0].value != before
+    assert at.image[0].captions == ['Image to screen (128 x 128 px)']
+    at.slider(key='view_window').set_value((0, 255)).run()
+
     at.slider(key='edit_brightness').set_value(1.4).run()
     assert at.image[0].value != before  # the edited image is what is shown (and screened)
+    assert 'the model sees this version' in at.image[0].captions[0]
+    assert any('change what the model sees' in c for c in texts(at.caption))
     assert any('Press "Screen for TB"' in c for c in texts(at.caption))
 
     at.button(key='predict').click().run()
@@ -203,18 +229,24 @@ def test_upload_edit_predict_shows_probability_and_grad_cam(app_env):
     assert at.subheader[0].value in (':red[TB suspected]', ':green[No TB detected]')
     if abs(prob - threshold) > 0.1:  # the shown numbers are rounded
         assert (prob > threshold) == (at.subheader[0].value == ':red[TB suspected]')
-    assert at.get('progress')[0].proto.text == f'TB probability: {prob:.1f} %'
+    bar = next(m.value for m in at.markdown if 'mmtb-bar' in m.value)
+    assert 'red line: decision threshold' in bar
+    assert any('chest.png · screened ' in c for c in texts(at.caption))
+    assert any('Unedited image: TB probability' in i for i in texts(at.info))
     captions = [c for img in at.image for c in img.captions]
-    assert captions == ['Input (as screened)', 'Grad-CAM: regions that raised the TB score']
+    assert captions[0].startswith('Left: the image as screened. Right: Heat map (Grad-CAM)')
+    assert 'Heat-map colours' in captions[1]
     assert NOTE in texts(at.info)
-    assert any(f'threshold {threshold / 100:.3f} (calibration in use: ' in c
+    assert any(f'threshold {format_probability(threshold / 100)} (calibration in use: ' in c
                for c in texts(at.caption))
-    assert at.expander[0].label == 'Model card'
+    assert 'About this model' in [e.label for e in at.expander]
+    report = at.get('download_button')
+    assert report and report[0].proto.label == 'Download report (PDF)'
 
-    overlay = at.image[1].value
+    overlay = at.image[0].value
     at.slider(key='cam_alpha').set_value(0.8).run()  # the result stays; the overlay changes
     assert not at.exception and at.metric[0].value == metrics['TB probability']
-    assert at.image[1].value != overlay
+    assert at.image[0].value != overlay
 
     at.slider(key='edit_contrast').set_value(1.6).run()  # a new image needs a new screening
     assert not at.metric
@@ -223,9 +255,10 @@ def test_upload_edit_predict_shows_probability_and_grad_cam(app_env):
     assert at.slider(key='edit_brightness').value == 1.0
     assert at.slider(key='edit_contrast').value == 1.0
 
-    # The cropper does not render under AppTest: its default box (just inside the border) is used
+    # The cropper does not render under AppTest: its default box is the whole image, so
+    # ticking Crop alone leaves the model input unchanged
     at.checkbox(key='edit_crop').check().run()
-    assert not at.exception and at.image[0].captions == ['Image to screen (122 x 122 px)']
+    assert not at.exception and at.image[0].captions == ['Image to screen (128 x 128 px)']
 
     at.file_uploader(key='upload').clear().run()  # removing the upload forgets the image
     assert not at.exception and not at.image
@@ -241,16 +274,28 @@ def test_bad_upload_shows_an_error_not_a_traceback(app_env, case):
     assert 'predict' not in [b.key for b in at.button]  # nothing to screen
 
 
-@pytest.mark.parametrize('preamble', [True, False])
-def test_dicom_upload_is_decoded(app_env, preamble):
-    # 12-bit values; without the preamble only the .dcm name tells the decoder it is DICOM
+@pytest.mark.parametrize('name,preamble', [('chest.dcm', True), ('IM000001', True),
+                                            ('IM000002', False), ('chest.dcm', False)])
+def test_dicom_upload_is_recognised_by_content(app_env, name, preamble):
+    # 12-bit values; a PACS export names files by number, without an extension
     grey = synthetic_xray(np.random.default_rng(5), 64)[0].astype(np.uint16) * 16
-    at = upload(new_app().run(), 'chest.dcm', dicom_bytes(grey, preamble=preamble),
-                'application/dicom')
+    at = upload(new_app().run(), name, dicom_bytes(grey, preamble=preamble),
+                'application/octet-stream')
     assert not at.exception and not at.error
     assert at.image[0].captions == ['Image to screen (64 x 64 px)']
     at.button(key='predict').click().run()
     assert not at.exception and at.metric[0].label == 'TB probability'
+
+
+def test_any_file_is_accepted_and_a_refusal_is_a_message_in_the_page(app_env):
+    at = new_app().run()
+    assert at.file_uploader(key='upload').proto.type == []  # no extension filter (no tooltip)
+    gif = io.BytesIO()
+    Image.fromarray(np.zeros((40, 40), np.uint8)).save(gif, 'GIF')
+    upload(at, 'anim.gif', gif.getvalue(), 'image/gif')
+    assert not at.exception
+    upload(at, 'scan.dat', xray_png(64), 'application/octet-stream')  # a PNG by content
+    assert not at.exception and not at.error and at.image
 
 
 def test_the_model_is_loaded_once_not_on_every_rerun(app_env, monkeypatch):
@@ -274,13 +319,33 @@ def test_the_model_is_loaded_once_not_on_every_rerun(app_env, monkeypatch):
     st.cache_resource.clear()  # later tests must not get the counting class
 
 
-def test_colour_photo_gets_a_warning(app_env):
+def test_colour_photo_gets_no_verdict_unless_screened_anyway(app_env):
     rng = np.random.default_rng(4)
     blocks = rng.integers(0, 256, (4, 4, 3)).astype(np.uint8)
     photo = np.asarray(Image.fromarray(blocks).resize((96, 96), Image.Resampling.NEAREST))
     at = upload(new_app().run(), 'holiday.png', png_bytes(photo))
-    assert not at.exception and not at.error
+    assert not at.exception
+    assert len(at.error) == 1 and 'Cannot screen this image' in at.error[0].value
+    assert 'colour photograph' in at.error[0].value
+    assert at.button(key='predict').disabled  # no TB / no-TB verdict without the override
+    assert not at.metric and not at.subheader
+
+    at.checkbox(key='force').check().run()
+    at.button(key='predict').click().run()
+    assert not at.exception and at.metric[0].label == 'TB probability'
     assert any('colour photograph' in w for w in texts(at.warning))
+
+
+def test_borderline_scores_are_flagged_and_the_band_explained(app_env):
+    at = upload(new_app().run(), 'chest.png', xray_png(96))
+    op = json.dumps(dict(threshold=0.5, threshold_ci=[0.0, 1.0])).encode()
+    at.file_uploader(key='threshold_upload').upload('op.json', op, 'application/json')
+    at.run()
+    at.button(key='predict').click().run()
+    assert not at.exception and not at.error
+    assert at.subheader[0].value.startswith(':orange[Borderline — review]')
+    assert any('95 % confidence interval of the threshold' in c for c in texts(at.caption))
+    assert any('shaded: borderline band' in m.value for m in at.markdown)
 
 
 def test_threshold_from_the_environment_and_from_an_uploaded_operating_point(
@@ -305,7 +370,7 @@ def test_threshold_from_the_environment_and_from_an_uploaded_operating_point(
     assert not at.exception and 'bad.json is not a usable operating point' in at.error[0].value
 
 
-def test_no_model_available_explains_how_to_get_one(monkeypatch, tmp_path):
+def test_no_model_available_says_so_without_command_line_advice(monkeypatch, tmp_path):
     import mmtb.apis.inference as inference
     monkeypatch.setattr(inference, 'DEFAULT_MODEL_DIR', tmp_path / 'not_shipped')
     for var in ('MMTB_CHECKPOINT', 'MMTB_CONFIG', 'MMTB_THRESHOLD'):
@@ -313,26 +378,28 @@ def test_no_model_available_explains_how_to_get_one(monkeypatch, tmp_path):
     monkeypatch.setenv('MMTB_WORK_DIRS', str(tmp_path / 'empty'))
     at = new_app().run()
     assert not at.exception and not at.error
-    assert len(at.info) == 1 and 'No model is available' in at.info[0].value
-    assert 'tools/train.py' in at.info[0].value
+    assert len(at.info) == 1 and 'No model is installed' in at.info[0].value
+    assert '--' not in at.info[0].value and 'tools/' not in at.info[0].value
     upload(at, 'chest.png', xray_png(64))  # the image still shows; there is nothing to press
     assert not at.exception and at.image and 'predict' not in [b.key for b in at.button]
 
 
-def test_a_wrong_checkpoint_path_is_an_error_message(app_env):
-    at = new_app().run()
-    at.text_input(key='ckpt_path').input('/nonexistent/model.pth').run()
-    assert not at.exception
-    assert 'could not be loaded' in at.error[0].value and 'not found' in at.error[0].value
-
-
-
-def test_a_corrupt_checkpoint_is_an_error_message_without_unsafe_advice(app_env, tmp_path):
+def test_a_broken_model_is_an_error_message_that_discloses_nothing(app_env, monkeypatch,
+                                                                   tmp_path):
     bad = tmp_path / 'model.pth'
     bad.write_bytes(b'not a checkpoint')
     (tmp_path / 'config.py').write_bytes(app_env.config.read_bytes())
+    monkeypatch.setenv('MMTB_CHECKPOINT', str(bad))
+    monkeypatch.setenv('MMTB_CONFIG', str(tmp_path / 'config.py'))
     at = new_app().run()
-    at.text_input(key='ckpt_path').input(str(bad)).run()
     assert not at.exception
     message = at.error[0].value
-    assert 'not a readable mmengine checkpoint' in message and 'weights_only' not in message
+    assert 'could not be loaded' in message
+    assert str(tmp_path) not in message and '--' not in message and 'weights_only' not in message
+
+
+def test_the_model_card_opens_with_a_clinician_summary(app_env):
+    at = new_app().run()
+    about = next(e for e in at.expander if e.label == 'About this model')
+    # the tiny model has no evaluation JSONs beside it: the summary says so, invents nothing
+    assert 'no published test results' in about.markdown[0].value

@@ -2,10 +2,14 @@
 
     python tools/screen.py scans/ more.dcm --out results.csv --checkpoint work_dirs/<run>/x.pth
 
-Inputs are files or folders (searched recursively for .png .jpg .jpeg .bmp .tif .tiff .dcm).
+Inputs are files or folders (searched recursively for .png .jpg .jpeg .bmp .tif .tiff .dcm
+.dicom, and for files of any other name whose content is an image, e.g. DICOM named by UID).
 Every file goes through the one decoder and the app's inference path (mmtb.apis.TBScreener);
 readable images are predicted in batches. A file that cannot be read gets a row with an
-``error`` (and empty prob_tb / decision) and screening goes on. With --cam-dir, a Grad-CAM
+``error`` (and empty prob_tb / decision) and screening goes on. An image that is not a
+radiograph (a colour photograph) gets ``decision=not_screened`` with the reason in
+``warnings`` unless --force is given; ``borderline`` is 1 for a score inside the threshold's
+confidence interval (mmtb.apis.triage, the rules the app uses). With --cam-dir, a Grad-CAM
 overlay per image is written there, mirroring the input names (``<name>_cam.png``), never
 over an input file.
 
@@ -19,11 +23,10 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from mmtb.apis import Prediction, TBScreener, overlay_cam
-from mmtb.io.decode import XrayDecodeError, decode_xray, has_dicom_preamble
+from mmtb.apis import NOT_SCREENED, Prediction, TBScreener, overlay_cam, screening_refusal
+from mmtb.io.decode import IMAGE_EXTENSIONS, XrayDecodeError, decode_xray, sniff_file
 
-IMAGE_EXTENSIONS = {'.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.dcm', '.dicom'}
-COLUMNS = ['file', 'prob_tb', 'decision', 'threshold', 'warnings', 'error']
+COLUMNS = ['file', 'prob_tb', 'decision', 'borderline', 'threshold', 'warnings', 'error']
 
 
 def parse_args(argv=None):
@@ -38,6 +41,8 @@ def parse_args(argv=None):
     parser.add_argument('--cam-dir', help='write Grad-CAM overlays into this folder')
     parser.add_argument('--batch-size', type=int, default=8, help='images per forward pass')
     parser.add_argument('--device', default='cpu', help="torch device (default 'cpu')")
+    parser.add_argument('--force', action='store_true',
+                        help='screen images that do not look like radiographs too')
     parser.add_argument('--bf16', action='store_true',
                         help='predict under bf16 autocast (faster for ResNet50 on CPUs with '
                         'bf16 units; Grad-CAM stays fp32); see the README speed table')
@@ -50,16 +55,15 @@ def parse_args(argv=None):
     return args
 
 
-def is_dicom_without_extension(path: Path) -> bool:
-    """PACS exports often name DICOM files by UID with no extension; the preamble tells."""
-    if path.suffix.lower() in IMAGE_EXTENSIONS or path.suffix[1:].isalpha():
-        return False  # a known image, or another file type (e.g. .txt, .csv)
-    return has_dicom_preamble(path)
+def is_image_by_content(path: Path) -> bool:
+    """An image whose name does not say so: PACS exports name DICOM files by UID with no
+    extension, other tools write '.dat' or '.img'; the first bytes tell (mmtb.io.decode)."""
+    return path.suffix.lower() not in IMAGE_EXTENSIONS and sniff_file(path) is not None
 
 
 def collect(inputs, skip_dir=None) -> list[tuple[Path, Path]]:
     """(file, its path relative to the input it came from); folders are searched recursively
-    for image files and extension-less DICOM files.
+    for image files, by extension or by content.
 
     Files under ``skip_dir`` (the CAM folder) are left out, so that a second run does not
     screen the overlays of the first.
@@ -72,7 +76,7 @@ def collect(inputs, skip_dir=None) -> list[tuple[Path, Path]]:
             for path in sorted(item.rglob('*')):
                 if (path.is_file()
                         and (path.suffix.lower() in IMAGE_EXTENSIONS
-                             or is_dicom_without_extension(path))
+                             or is_image_by_content(path))
                         and not (skip and path.resolve().is_relative_to(skip))):
                     found.append((path, Path(root) / path.relative_to(item)))
         else:  # a named file is always tried (a missing one becomes an error row)
@@ -112,7 +116,7 @@ def main(argv=None) -> int:
     columns = COLUMNS + (['cam'] if cam_dir else [])
     input_set = {path.resolve() for path, _ in files}
     used_cams: set = set()
-    n_ok = 0
+    n_ok = n_refused = 0
     with open(out, 'w', newline='') as f, tqdm(total=len(files), desc='screening',
                                                 unit='img', file=sys.stderr) as bar:
         writer = csv.DictWriter(f, columns)
@@ -124,20 +128,28 @@ def main(argv=None) -> int:
                 row = dict(file=str(path), threshold=screener.threshold)
                 try:
                     decoded = decode_xray(path)
-                    good.append((row, decoded, relative))
                 except XrayDecodeError as e:
                     row['error'] = str(e)
+                else:
+                    refusal = None if args.force else screening_refusal(decoded)
+                    if refusal is None:
+                        good.append((row, decoded, relative))
+                    else:  # no verdict for a non-radiograph; the reason goes first
+                        row.update(decision=NOT_SCREENED, borderline=0,
+                                   warnings=' | '.join([refusal] + decoded.warnings))
+                        n_refused += 1
                 rows.append(row)
             if cam_dir:  # one forward per image gives both P(TB) and the CAM
                 preds = [screener.predict_decoded(d, with_cam=True) for _, d, _ in good]
             else:  # batched forward for throughput
                 probs = screener.predict_batch([d.grey for _, d, _ in good])
                 preds = [Prediction(p, screener.decide(p), screener.threshold, None,
-                                    d.warnings + screener.model_warnings)
+                                    d.warnings + screener.model_warnings,
+                                    borderline=screener.is_borderline(p))
                          for p, (_, d, _) in zip(probs, good)]
             for (row, decoded, relative), pred in zip(good, preds):
                 row.update(prob_tb=f'{pred.prob_tb:.6f}', decision=pred.decision,
-                           warnings=' | '.join(pred.warnings))
+                           borderline=int(pred.borderline), warnings=' | '.join(pred.warnings))
                 if cam_dir:
                     target = cam_target(cam_dir, relative, used_cams, input_set)
                     target.parent.mkdir(parents=True, exist_ok=True)
@@ -148,12 +160,13 @@ def main(argv=None) -> int:
             f.flush()
             bar.update(len(chunk))
 
-    n_bad = len(files) - n_ok
-    print(f'screened {n_ok} of {len(files)} images ({n_bad} unreadable) with {screener.name}, '
+    n_bad = len(files) - n_ok - n_refused
+    print(f'screened {n_ok} of {len(files)} images ({n_bad} unreadable, {n_refused} not '
+          f'radiographs) with {screener.name}, '
           f'threshold {screener.threshold:g} ({screener.threshold_source}) -> {out}',
           file=sys.stderr)
     if n_ok == 0:
-        print('error: none of the inputs could be read as an X-ray', file=sys.stderr)
+        print('error: none of the inputs could be screened as an X-ray', file=sys.stderr)
         return 1
     return 0
 

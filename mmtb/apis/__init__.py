@@ -11,13 +11,24 @@ from .inference import (
     ModelNotFoundError,
     Prediction,
     TBScreener,
+    cam_scale_bar,
     list_checkpoints,
     overlay_cam,
     read_operating_point,
+)
+from .triage import (
+    NOT_SCREENED,
+    borderline_band,
+    clinician_summary,
+    is_borderline,
+    operating_point_sentence,
+    screening_refusal,
 )
 
 __all__ = [
     'CheckpointLoadError', 'DEFAULT_MODEL_DIR', 'GradCAMExplainer', 'ModelNotFoundError',
     'Prediction', 'TBScreener', 'backbone_last_stage', 'default_target_layer',
-    'default_target_layers', 'list_checkpoints', 'overlay_cam', 'read_operating_point'
+    'default_target_layers', 'list_checkpoints', 'overlay_cam', 'read_operating_point',
+    'NOT_SCREENED', 'borderline_band', 'cam_scale_bar', 'clinician_summary', 'is_borderline',
+    'operating_point_sentence', 'screening_refusal'
 ]

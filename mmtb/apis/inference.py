@@ -10,6 +10,7 @@ normalises. Grad-CAM reuses that same pipeline and data_preprocessor (see :mod:`
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+import cv2
 import numpy as np
 import torch
 from mmengine.config import Config
@@ -32,6 +34,7 @@ from pytorch_grad_cam.utils.image import show_cam_on_image
 
 import mmtb  # noqa: F401  (registers mmtb's modules; allow-lists mmengine checkpoints)
 from mmtb.apis.cam import GradCAMExplainer, default_target_layers, member_crop_boxes
+from mmtb.apis.triage import borderline_band, is_borderline
 from mmtb.engine.hooks.channels_last import to_channels_last
 from mmtb.io.decode import DecodedXray, decode_xray
 from mmtb.utils import input_size_of
@@ -45,7 +48,8 @@ DEFAULT_THRESHOLD = 0.5
 RANDOM_WEIGHTS_WARNING = 'The model has random weights (benchmarking only): ignore its output.'
 
 __all__ = ['CheckpointLoadError', 'DEFAULT_MODEL_DIR', 'ModelNotFoundError', 'Prediction',
-           'TBScreener', 'list_checkpoints', 'overlay_cam', 'read_operating_point']
+           'TBScreener', 'cam_scale_bar', 'list_checkpoints', 'overlay_cam',
+           'read_operating_point']
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -77,6 +81,7 @@ class Prediction:
     threshold: float
     cam: Optional[np.ndarray] = None  # HxW float32 in [0, 1], HxW of the grey image, or None
     warnings: list[str] = field(default_factory=list)  # decoder warnings + model warnings
+    borderline: bool = False  # prob_tb inside the threshold's confidence interval (triage.py)
 
 
 def read_operating_point(path) -> dict:
@@ -87,18 +92,27 @@ def read_operating_point(path) -> dict:
     """
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        text = path.read_text()
     except FileNotFoundError:
         raise FileNotFoundError(f'operating-point file not found: {path}') from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError) as e:
         raise ValueError(f'{path} is not a readable operating-point JSON file ({e})') from None
+    return parse_operating_point(text, str(path))
+
+
+def parse_operating_point(text, where: str = 'the operating point') -> dict:
+    """``read_operating_point`` on JSON text or bytes already in memory (e.g. an upload)."""
+    try:
+        data = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f'{where} is not a readable operating-point JSON file ({e})') from None
     if not isinstance(data, dict) or 'threshold' not in data:
-        raise ValueError(f'{path} has no "threshold" entry (an operating-point JSON looks like '
+        raise ValueError(f'{where} has no "threshold" entry (an operating-point JSON looks like '
                          '{"threshold": 0.37, "target_sensitivity": 0.9, "chosen_on": "..."})')
     threshold = data['threshold']
     if (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
             or not math.isfinite(threshold) or not 0 <= threshold <= 1):
-        raise ValueError(f'{path}: "threshold" must be a number between 0 and 1, '
+        raise ValueError(f'{where}: "threshold" must be a number between 0 and 1, '
                          f'got {threshold!r}')
     data['threshold'] = float(threshold)
     return data
@@ -132,6 +146,9 @@ def resolve_threshold(threshold, checkpoint: Optional[Path]) -> tuple[float, str
         if beside is not None and beside.is_file():
             return read_operating_point(beside)['threshold'], _display_path(beside)
         return DEFAULT_THRESHOLD, f'default {DEFAULT_THRESHOLD:g}'
+    if isinstance(threshold, dict):  # an operating point already read (e.g. uploaded)
+        point = parse_operating_point(json.dumps(threshold))
+        return point['threshold'], 'given operating point'
     if isinstance(threshold, bool):
         raise TypeError('threshold must be a number or a path, not a bool')
     if isinstance(threshold, (int, float)):
@@ -146,6 +163,30 @@ def resolve_threshold(threshold, checkpoint: Optional[Path]) -> tuple[float, str
                 'JSON file') from None
         return _checked_threshold(value, 'threshold'), f'given {value:g}'
     return read_operating_point(path)['threshold'], f'calibration: {path.name}'
+
+
+def operating_point_of(threshold, checkpoint: Optional[Path]) -> Optional[dict]:
+    """The operating-point JSON behind ``resolve_threshold``'s answer, or None for a number."""
+    if threshold is None:
+        beside = checkpoint.parent / 'operating_point.json' if checkpoint else None
+        return read_operating_point(beside) if beside is not None and beside.is_file() else None
+    if isinstance(threshold, dict):
+        return parse_operating_point(json.dumps(threshold))
+    if isinstance(threshold, (str, Path)) and Path(threshold).is_file():
+        return read_operating_point(threshold)
+    return None
+
+
+def checkpoint_version(checkpoint: Optional[Path]) -> str:
+    """The first 12 hex digits of the checkpoint's SHA-256: names the exact weights in a
+    report ('random' for a benchmark model without weights)."""
+    if not checkpoint:
+        return 'random'
+    digest = hashlib.sha256()
+    with open(checkpoint, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()[:12]
 
 
 def _newest(paths) -> Optional[Path]:
@@ -224,6 +265,13 @@ def overlay_cam(grey: np.ndarray, cam: np.ndarray, alpha: float = 0.4) -> np.nda
     return show_cam_on_image(rgb, np.clip(cam, 0, 1), use_rgb=True, image_weight=1 - alpha)
 
 
+def cam_scale_bar(width: int = 256, height: int = 14) -> np.ndarray:
+    """RGB uint8 strip of overlay_cam's colours from 0 (left, blue) to 1 (right, red): the
+    heat map's colour scale, drawn with the same OpenCV colour map grad-cam uses."""
+    ramp = np.tile(np.linspace(0, 255, width).astype(np.uint8), (height, 1))
+    return cv2.cvtColor(cv2.applyColorMap(ramp, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+
+
 @contextmanager
 def _model_loading_messages_to_stderr():
     """mmengine prints 'Loads checkpoint ...' to stdout and logs INFO lines there; CLIs print
@@ -247,7 +295,8 @@ class TBScreener:
             model when ``checkpoint`` is None too.
         checkpoint: ``.pth`` file; None -> the shipped default model (``DEFAULT_MODEL_DIR``).
         threshold: None -> ``operating_point.json`` beside the checkpoint if present, else 0.5;
-            a number; or a path to an operating-point JSON (see :func:`read_operating_point`).
+            a number; a path to an operating-point JSON (see :func:`read_operating_point`); or
+            such a JSON already parsed (a dict).
         device: torch device, e.g. 'cpu' or 'cuda'.
         random_weights: allow ``checkpoint=None`` with a ``config`` (benchmarks only: latency
             does not depend on the weights); every prediction then carries a warning.
@@ -264,6 +313,9 @@ class TBScreener:
                             else config)
         self.checkpoint_path = checkpoint
         self.threshold, self.threshold_source = resolve_threshold(threshold, checkpoint)
+        self.operating_point = operating_point_of(threshold, checkpoint)
+        self.borderline_band = borderline_band(self.operating_point)
+        self.version = checkpoint_version(checkpoint)
         self.device = torch.device(device)
         self.bf16 = bool(bf16)
         if self.config_path == DEFAULT_MODEL_DIR / 'config.py':
@@ -359,6 +411,10 @@ class TBScreener:
         """'tuberculosis' at or above the threshold, else 'normal'."""
         return TB_CLASS if prob_tb >= self.threshold else 'normal'
 
+    def is_borderline(self, prob_tb: float) -> bool:
+        """Whether ``prob_tb`` is in the threshold's confidence interval (see triage.py)."""
+        return is_borderline(prob_tb, self.borderline_band)
+
     def predict_batch(self, greys: list[np.ndarray]) -> list[float]:
         """P(TB) of several grey images in one forward pass (throughput for batch screening)."""
         if not len(greys):
@@ -380,7 +436,18 @@ class TBScreener:
             prob, cam = self.predict_batch([grey])[0], None
         return Prediction(prob_tb=prob, decision=self.decide(prob),
                           threshold=self.threshold, cam=cam,
-                          warnings=list(self.model_warnings))
+                          warnings=list(self.model_warnings),
+                          borderline=self.is_borderline(prob))
+
+    def warm_up(self) -> None:
+        """One throw-away screening with Grad-CAM: the first call pays for lazy set-up (oneDNN
+        kernel choice, hooks, allocator), so a server that calls this at start answers its
+        first user as fast as the later ones."""
+        side = max(64, int(self.input_size))
+        grey = np.full((side, side), 128, np.uint8)
+        grey[side // 4:3 * side // 4, side // 8:7 * side // 8] = 60  # a dark "chest"
+        self.predict(grey, with_cam=True)
+        self.predict_batch([grey])
 
     def predict_decoded(self, decoded: DecodedXray, with_cam: bool = False) -> Prediction:
         """``predict`` on a decoder result, with the decoder's warnings first."""

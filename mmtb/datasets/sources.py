@@ -21,9 +21,10 @@ from pathlib import Path
 
 from mmengine.registry import Registry
 
+from mmtb.io.decode import IMAGE_EXTENSIONS
+
 CLASSES = ('normal', 'tuberculosis')
 NORMAL, TUBERCULOSIS = 0, 1
-IMAGE_EXTENSIONS = frozenset({'.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.dcm'})
 METADATA_KEYS = ('age', 'sex', 'finding')
 
 DATA_SOURCES = Registry('tb data source')

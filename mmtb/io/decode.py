@@ -15,6 +15,9 @@ Behaviour choices (see also the tests):
   air / no attenuation, i.e. the background around the patient, and X-ray datasets pad with
   black, so transparent padding must not turn into a bright (bone-like) frame.
 * EXIF orientation is applied (phone photographs of a film).
+* Files are recognised by their content, not their name: a PACS export named ``IM000001`` or
+  a PNG saved as ``scan.dat`` decodes like any other (:func:`sniff_format`); the ``.dcm``
+  name only helps a DICOM file whose header is too damaged to be recognised.
 * DICOM: modality LUT, then VOI LUT / window, then min..max scaling; MONOCHROME1 is inverted
   so bone is white; colour DICOM is refused.
 * A colour photograph gets a warning (still decoded) when its Hasler-Suesstrunk colourfulness
@@ -45,6 +48,13 @@ COLOUR_PHOTO_WARNING = 'This looks like a colour photograph, not a radiograph.'
 # Plain raster formats only (no EPS, which runs Ghostscript). 'JPEG' also opens phone MPO files.
 _PIL_FORMATS = ('PNG', 'JPEG', 'TIFF', 'BMP', 'GIF', 'WEBP', 'PPM')
 _DICOM_SUFFIXES = ('.dcm', '.dicom')
+# The one list of file names that folder scans (tools/screen.py, dataset sources) pick up;
+# files without these extensions are still taken when their content is an image (sniff_format).
+IMAGE_EXTENSIONS = frozenset({'.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.dcm', '.dicom'})
+_SIGNATURES = (  # (magic bytes at offset 0, format), as the formats' specifications define
+    (b'\x89PNG\r\n\x1a\n', 'PNG'), (b'\xff\xd8\xff', 'JPEG'), (b'II*\0', 'TIFF'),
+    (b'MM\0*', 'TIFF'), (b'BM', 'BMP'), (b'GIF87a', 'GIF'), (b'GIF89a', 'GIF'))
+_DICOM_FIRST_GROUPS = (b'\x02\x00', b'\x08\x00')  # file meta / identifying group, little endian
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 _EXIF_ORIENTATION = 0x0112
 _HIGH_DEPTH_MODES = {'I;16': 16, 'I;16L': 16, 'I;16B': 16, 'I;16N': 16, 'I': 32, 'F': 32}
@@ -126,18 +136,53 @@ def _decode(data: bytes, name: str | None, max_pixels: int) -> DecodedXray:
         raise XrayDecodeError(f'The file could not be decoded as an image ({detail}).') from e
 
 
+def _looks_like_dicom(data: bytes) -> bool:
+    """DICOM by content: the 'DICM' preamble, or (files written without the 128-byte
+    preamble) a first element of group 0002 or 0008 with an explicit VR or a short length."""
+    if data[128:132] == b'DICM':
+        return True
+    if len(data) < 8 or data[:2] not in _DICOM_FIRST_GROUPS:
+        return False
+    vr = data[4:6]
+    explicit = vr.isalpha() and vr.isupper()
+    return explicit or int.from_bytes(data[4:8], 'little') < 1024
+
+
+def sniff_format(data: bytes) -> str | None:
+    """'DICOM', 'PNG', 'JPEG', 'TIFF', 'BMP', 'GIF' or 'WEBP' from the first bytes, else None.
+
+    Why by content: the file name says little (PACS exports have none, phones rename files).
+    """
+    if _looks_like_dicom(data):
+        return 'DICOM'
+    for magic, fmt in _SIGNATURES:
+        if data.startswith(magic):
+            return fmt
+    if data[:4] == b'RIFF' and data[8:12] == b'WEBP':
+        return 'WEBP'
+    return None
+
+
 def _is_dicom(data: bytes, name: str | None) -> bool:
-    return data[128:132] == b'DICM' or (name or '').lower().endswith(_DICOM_SUFFIXES)
+    if _looks_like_dicom(data):
+        return True
+    # a damaged header with a DICOM name: let pydicom say what is wrong with it
+    return sniff_format(data) is None and (name or '').lower().endswith(_DICOM_SUFFIXES)
+
+
+def sniff_file(path) -> str | None:
+    """:func:`sniff_format` of a file's first bytes; None when it cannot be read."""
+    try:
+        with open(path, 'rb') as f:
+            return sniff_format(f.read(132))
+    except OSError:
+        return None
 
 
 def has_dicom_preamble(path) -> bool:
-    """Whether a file starts like DICOM whatever its name (PACS exports are often named by
-    UID, without an extension); False when it cannot be read."""
-    try:
-        with open(path, 'rb') as f:
-            return _is_dicom(f.read(132), None)
-    except OSError:
-        return False
+    """Whether a file is DICOM by its content whatever its name (PACS exports are often named
+    by UID, without an extension); False when it cannot be read."""
+    return sniff_file(path) == 'DICOM'
 
 
 def _check_size(width: int, height: int, max_pixels: int) -> None:
@@ -311,6 +356,25 @@ def _decode_dicom(data: bytes, max_pixels: int) -> DecodedXray:
     return _result(grey, 'DICOM', photometric, bits, 0.0, warnings)
 
 
+def _png_chunks_intact(data: bytes) -> bool:
+    """Whether every PNG chunk length fits in the file and the last chunk is IEND.
+
+    Why: OpenCV takes seconds to refuse a PNG whose chunk claims more bytes than the file has
+    (e.g. a corrupted IDAT length of 4 GB, found by tests/test_decode_fuzz.py); Pillow refuses
+    it at once, so such files take the full route.
+    """
+    pos, size = len(_PNG_SIGNATURE), len(data)
+    while pos + 12 <= size:
+        length = int.from_bytes(data[pos:pos + 4], 'big')
+        kind = data[pos + 4:pos + 8]
+        pos += 12 + length
+        if pos > size:
+            return False
+        if kind == b'IEND':
+            return pos == size
+    return False
+
+
 def _fast_grey(data: bytes) -> np.ndarray | None:
     """OpenCV decode where it yields the Pillow route's pixels (tests check this), else None.
 
@@ -323,7 +387,7 @@ def _fast_grey(data: bytes) -> np.ndarray | None:
                   and 'transparency' not in img.info
                   and MIN_SIDE <= min(w, h) and w * h <= MAX_PIXELS)
         if img.format == 'PNG':  # Pillow only finds a late eXIf chunk by decoding the image
-            usable = usable and b'eXIf' not in data
+            usable = usable and b'eXIf' not in data and _png_chunks_intact(data)
         else:  # some OpenCV builds pad a truncated JPEG with grey; Pillow refuses it
             usable = (usable and img.getexif().get(_EXIF_ORIENTATION, 1) == 1
                       and data.rstrip(b'\0')[-2:] == b'\xff\xd9')
