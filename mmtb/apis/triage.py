@@ -124,6 +124,16 @@ def _external_metrics(model_dir: Path) -> Optional[tuple[str, dict]]:
     return None
 
 
+def _tb_only_metrics(model_dir: Path) -> list[tuple[str, dict]]:
+    """(dataset name, metrics) of every TB-only evaluation (sensitivity, no specificity)."""
+    found = []
+    for path in sorted(model_dir.glob('eval_*.json')):
+        metrics = (_read_json(path) or {}).get('metrics', {})
+        if 'screening/op/sensitivity' in metrics and 'screening/op/specificity' not in metrics:
+            found.append((path.stem[len('eval_'):], metrics))
+    return found
+
+
 def clinician_summary(model_dir) -> Optional[str]:
     """A short plain-language Markdown summary for clinicians, built from the JSONs beside the
     model (never typed by hand, so it cannot drift from them); None without them."""
@@ -144,6 +154,11 @@ def clinician_summary(model_dir) -> Optional[str]:
                      + (f' and {m["screening/auc"]:.2f} on the other hospital.'
                         if (ext := _external_metrics(model_dir)) and 'screening/auc' in
                         (m := ext[1]) else '.'))
+    for name, m in _tb_only_metrics(model_dir):
+        lines.append(f'**It misses subtle TB.** On TB-only X-rays from other hospitals ({name}, '
+                     f'{m["screening/num_samples"]:.0f} TB, many subtle or healed) it found '
+                     f'{_pct(m["screening/op/sensitivity"])} at this threshold: a "no TB" '
+                     'result does not rule TB out.')
     lines.append(
         '**Known failure modes.** It was evaluated on frontal chest X-rays only; photographs, '
         'lateral views and children were not evaluated separately, and photographs get no '
