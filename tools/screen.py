@@ -8,7 +8,8 @@ readable images are predicted in batches. A file that cannot be read gets a row 
 ``error`` (and empty prob_tb / decision) and screening goes on. With --cam-dir, a Grad-CAM
 overlay per image is written there, mirroring the input names (``<name>_cam.png``), never
 over an input file. ``--backend onnxruntime`` predicts with a model exported to ONNX (same
-decoder and test pipeline; no Grad-CAM; docs/deployment.md).
+decoder and test pipeline; no Grad-CAM). tools/dist_screen.sh runs it on several processes
+(``--launcher pytorch``: each rank screens its shard, rank 0 merges; docs/deployment.md).
 
 Exit status: 0 when at least one image was screened, 1 when none could be (or no model).
 """
@@ -22,6 +23,7 @@ from tqdm import tqdm
 
 from mmtb.apis import Prediction, overlay_cam
 from mmtb.deployment import BACKENDS, load_screener
+from mmtb.deployment.sharding import ShardRun
 from mmtb.io.decode import XrayDecodeError, decode_xray, has_dicom_preamble
 
 IMAGE_EXTENSIONS = {'.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.dcm', '.dicom'}
@@ -48,6 +50,8 @@ def parse_args(argv=None):
                         'see docs/deployment.md)')
     parser.add_argument('--onnx', help='with --backend onnxruntime: a model exported by '
                         'tools/deployment/pytorch2onnx.py (default: export the model at start)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
+                        help='pytorch: one torchrun rank (tools/dist_screen.sh sets it)')
     args = parser.parse_args(argv)
     if args.backend == 'onnxruntime' and (args.cam_dir or args.bf16):
         parser.error('--backend onnxruntime cannot be combined with --cam-dir or --bf16: '
@@ -123,6 +127,9 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     columns = COLUMNS + (['cam'] if cam_dir else [])
     input_set = {path.resolve() for path, _ in files}
+    shard = ShardRun.start(out, files) if args.launcher == 'pytorch' else None
+    if shard:  # this rank's files, into its shard CSV
+        files, out = shard.files, shard.partial_csv
     used_cams: set = set()
     n_ok = 0
     with open(out, 'w', newline='') as f, tqdm(total=len(files), desc='screening',
@@ -164,6 +171,8 @@ def main(argv=None) -> int:
     print(f'screened {n_ok} of {len(files)} images ({n_bad} unreadable) with {screener.name}, '
           f'threshold {screener.threshold:g} ({screener.threshold_source}) -> {out}',
           file=sys.stderr)
+    if shard:
+        return shard.finish()
     if n_ok == 0:
         print('error: none of the inputs could be read as an X-ray', file=sys.stderr)
         return 1
