@@ -182,3 +182,18 @@ def test_screen_refuses_cam_with_onnxruntime(tmp_path, capsys):
     assert 'PyTorch backend only' in capsys.readouterr().err
     with pytest.raises(SystemExit):
         screen.parse_args(['x', '--out', 'y.csv', '--onnx', 'm.onnx'])
+
+
+def test_benchmark_measures_onnxruntime(tmp_path):
+    from conftest import load_script
+    bench = load_script('tools/analysis_tools/benchmark_inference.py', 'bench_inference')
+    out = tmp_path / 'bench.json'
+    assert bench.main(['--config', str(REPO / LITE0_ROBUST), '--img-size', '48', '--repeats',
+                       '1', '--batch-size', '2', '--threads', '1', '--onnxruntime',
+                       '--out', str(out)]) == 0
+    import json
+    run = json.loads(out.read_text())['runs'][0]
+    onnx = run['onnxruntime']
+    assert onnx['predict_ms'] > 0 and onnx['batched_img_per_s'] > 0
+    assert onnx['prob_tb_abs_diff_vs_pytorch'] <= TOLERANCE
+    assert onnx['predict_speedup_vs_pytorch'] > 0
