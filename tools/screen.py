@@ -11,7 +11,9 @@ radiograph (a colour photograph) gets ``decision=not_screened`` with the reason 
 ``warnings`` unless --force is given; ``borderline`` is 1 for a score inside the threshold's
 confidence interval (mmtb.apis.triage, the rules the app uses). With --cam-dir, a Grad-CAM
 overlay per image is written there, mirroring the input names (``<name>_cam.png``), never
-over an input file.
+over an input file. ``--backend onnxruntime`` predicts with a model exported to ONNX (same
+decoder and test pipeline; no Grad-CAM). tools/dist_screen.sh runs it on several processes
+(``--launcher pytorch``: each rank screens its shard, rank 0 merges; docs/deployment.md).
 
 Exit status: 0 when at least one image was screened, 1 when none could be (or no model).
 """
@@ -23,7 +25,9 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from mmtb.apis import NOT_SCREENED, Prediction, TBScreener, overlay_cam, screening_refusal
+from mmtb.apis import NOT_SCREENED, Prediction, overlay_cam, screening_refusal
+from mmtb.deployment import BACKENDS, load_screener
+from mmtb.deployment.sharding import ShardRun
 from mmtb.io.decode import IMAGE_EXTENSIONS, XrayDecodeError, decode_xray, sniff_file
 
 COLUMNS = ['file', 'prob_tb', 'decision', 'borderline', 'threshold', 'warnings', 'error']
@@ -46,7 +50,19 @@ def parse_args(argv=None):
     parser.add_argument('--bf16', action='store_true',
                         help='predict under bf16 autocast (faster for ResNet50 on CPUs with '
                         'bf16 units; Grad-CAM stays fp32); see the README speed table')
+    parser.add_argument('--backend', choices=BACKENDS, default='pytorch',
+                        help='pytorch, or onnxruntime (same decoder and test pipeline; '
+                        'see docs/deployment.md)')
+    parser.add_argument('--onnx', help='with --backend onnxruntime: a model exported by '
+                        'tools/deployment/pytorch2onnx.py (default: export the model at start)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
+                        help='pytorch: one torchrun rank (tools/dist_screen.sh sets it)')
     args = parser.parse_args(argv)
+    if args.backend == 'onnxruntime' and (args.cam_dir or args.bf16):
+        parser.error('--backend onnxruntime cannot be combined with --cam-dir or --bf16: '
+                     'Grad-CAM and bf16 autocast run on the PyTorch backend only')
+    if args.onnx and args.backend != 'onnxruntime':
+        parser.error('--onnx needs --backend onnxruntime')
     if args.batch_size < 1:
         parser.error('--batch-size must be at least 1')
     if args.bf16 and args.cam_dir:  # one CSV must not mix precisions silently
@@ -105,8 +121,8 @@ def main(argv=None) -> int:
               f'{" ".join(args.inputs)}', file=sys.stderr)
         return 1
     try:
-        screener = TBScreener(args.config, args.checkpoint, args.threshold, args.device,
-                              bf16=args.bf16)
+        screener = load_screener(args.config, args.checkpoint, args.threshold, args.device,
+                                 backend=args.backend, onnx_model=args.onnx, bf16=args.bf16)
     except (OSError, ValueError, TypeError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
@@ -115,6 +131,9 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     columns = COLUMNS + (['cam'] if cam_dir else [])
     input_set = {path.resolve() for path, _ in files}
+    shard = ShardRun.start(out, files) if args.launcher == 'pytorch' else None
+    if shard:  # this rank's files, into its shard CSV
+        files, out = shard.files, shard.partial_csv
     used_cams: set = set()
     n_ok = n_refused = 0
     with open(out, 'w', newline='') as f, tqdm(total=len(files), desc='screening',
@@ -165,6 +184,8 @@ def main(argv=None) -> int:
           f'radiographs) with {screener.name}, '
           f'threshold {screener.threshold:g} ({screener.threshold_source}) -> {out}',
           file=sys.stderr)
+    if shard:
+        return shard.finish()
     if n_ok == 0:
         print('error: none of the inputs could be screened as an X-ray', file=sys.stderr)
         return 1

@@ -1,3 +1,4 @@
+from .soft_targets import SoftTargetDataset
 from .transforms import LoadGreyXray
 
-__all__ = ['LoadGreyXray']
+__all__ = ['LoadGreyXray', 'SoftTargetDataset']

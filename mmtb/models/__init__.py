@@ -1,4 +1,4 @@
-from .classifiers import SeedEnsembleClassifier
+from .classifiers import DistillImageClassifier, SeedEnsembleClassifier
 from .necks import FPNNeck
 
-__all__ = ['FPNNeck', 'SeedEnsembleClassifier']
+__all__ = ['DistillImageClassifier', 'FPNNeck', 'SeedEnsembleClassifier']

@@ -12,13 +12,17 @@ under bf16 autocast (``TBScreener(bf16=True)``, ``tools/screen.py --bf16``):
   mmpretrain's stock ``ImageClassificationInferencer`` (``LoadImageFromFile`` + ``Resize``,
   fp32, default memory format) vs mmtb's path (the one decoder, ``LoadGreyXray``,
   channels-last), as a ratio;
-* how far bf16 moves P(TB) from fp32 on that image.
+* how far bf16 moves P(TB) from fp32 on that image;
+* with --onnxruntime, the same model exported to ONNX (``mmtb.deployment``) through ONNX
+  Runtime: predict latency, batch-1 and batched throughput, from-file latency, its P(TB)
+  difference from PyTorch, and PyTorch / ONNX Runtime ratios measured in the same run.
 
 Without --checkpoint the model has random weights (latency does not depend on the weights);
 with neither --config nor --checkpoint the shipped default model is used if there is one.
 --out merges into the JSON file, replacing an earlier run of the same model / size / threads.
 """
 import argparse
+import copy
 import io
 import json
 import os
@@ -53,6 +57,8 @@ def parse_args(argv=None):
     parser.add_argument('--batch-size', type=int, default=8, help='batch for the throughput row')
     parser.add_argument('--threads', type=int, help='torch threads (default: torch\'s choice)')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--onnxruntime', action='store_true',
+                        help='also measure the model exported to ONNX, on ONNX Runtime')
     parser.add_argument('--out', help='JSON file to write / merge the result into')
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.batch_size < 1:
@@ -109,7 +115,7 @@ def cpu_name() -> str:
 
 def stock_inferencer(screener: TBScreener) -> ImageClassificationInferencer:
     """The baseline: the screener's model and weights behind mmpretrain's stock pipeline."""
-    cfg = screener.inferencer.config.copy()
+    cfg = copy.deepcopy(screener.inferencer.config)  # a shallow copy would change the screener's
     size = screener.input_size
     cfg.test_dataloader.dataset.pipeline = stock_pipeline(
         cfg.test_dataloader.dataset.pipeline, size)
@@ -135,6 +141,31 @@ def measure(screener: TBScreener, grey: np.ndarray, png: str, args) -> dict:
                 file_predict_ms=ms(from_file), prob_tb=screener.predict(grey).prob_tb)
 
 
+def measure_onnxruntime(screener: TBScreener, grey: np.ndarray, png: str, fp32: dict,
+                        tmp: str, args) -> dict:
+    """The ONNX Runtime backend on the same image, with ratios to PyTorch's fp32 row."""
+    from mmtb.deployment import OnnxScreener, export_onnx
+    onnx_path = export_onnx(screener, Path(tmp) / 'model.onnx')
+    onnx_screener = OnnxScreener(onnx_path, threads=args.threads or torch.get_num_threads())
+    ms = lambda times: round(1000 * statistics.median(times), 1)  # noqa: E731
+    predict = timed(lambda: onnx_screener.predict(grey), args.repeats)
+    batched = timed(lambda: onnx_screener.predict_batch([grey] * args.batch_size),
+                    max(3, args.repeats // 4))
+    from_file = timed(lambda: onnx_screener.predict_source(png), args.repeats)
+    row = dict(predict_ms=ms(predict),
+               predict_ms_p90=round(1000 * float(np.percentile(predict, 90)), 1),
+               batch1_img_per_s=round(1000 / ms(predict), 1),
+               batched_img_per_s=round(args.batch_size / statistics.median(batched), 1),
+               file_predict_ms=ms(from_file),
+               onnx_mb=round(onnx_path.stat().st_size / 2 ** 20, 1),
+               prob_tb_abs_diff_vs_pytorch=abs(onnx_screener.predict(grey).prob_tb
+                                               - fp32['prob_tb']))
+    row['predict_speedup_vs_pytorch'] = round(fp32['predict_ms'] / row['predict_ms'], 2)
+    row['batched_speedup_vs_pytorch'] = round(
+        row['batched_img_per_s'] / fp32['batched_img_per_s'], 2)
+    return row
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.threads:
@@ -156,6 +187,8 @@ def main(argv=None) -> int:
         screener.bf16 = True
         bf16 = measure(screener, grey, png, args)
         screener.bf16 = False
+        onnx = measure_onnxruntime(screener, grey, png, fp32, tmp, args) if (
+            args.onnxruntime) else None
 
     result = dict(
         model=screener.name, config=str(screener.config_path),
@@ -172,6 +205,8 @@ def main(argv=None) -> int:
         cpu=cpu_name(), cpu_count=os.cpu_count(), torch=torch.__version__,
         load_average=[round(x, 2) for x in os.getloadavg()],
         date=time.strftime('%Y-%m-%d %H:%M'))
+    if onnx:
+        result['onnxruntime'] = onnx
 
     print('| model | input | precision | predict (ms) | predict + Grad-CAM (ms) | batch-1 (img/s) '
           f'| batch-{args.batch_size} (img/s) | file → P(TB): baseline / mmtb (ms) | ratio |')
@@ -181,6 +216,10 @@ def main(argv=None) -> int:
               f"| {row['predict_cam_ms']} | {row['batch1_img_per_s']} "
               f"| {row['batched_img_per_s']} | {baseline_ms} / {row['file_predict_ms']} "
               f"| {baseline_ms / row['file_predict_ms']:.2f}× |")
+    if onnx:
+        print(f"| {result['model']} | {result['img_size']} | fp32, ONNX Runtime "
+              f"| {onnx['predict_ms']} | – | {onnx['batch1_img_per_s']} "
+              f"| {onnx['batched_img_per_s']} | – / {onnx['file_predict_ms']} | – |")
     print(f"bf16 moves P(TB) by {result['bf16_prob_tb_abs_diff']:.2e}; load {result['load_s']} s; "
           f"CPU load average {result['load_average']} (other processes slow these numbers down)",
           file=sys.stderr)

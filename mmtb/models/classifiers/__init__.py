@@ -1,3 +1,4 @@
+from .distill import DistillImageClassifier
 from .seed_ensemble import SeedEnsembleClassifier
 
-__all__ = ['SeedEnsembleClassifier']
+__all__ = ['DistillImageClassifier', 'SeedEnsembleClassifier']

@@ -1,0 +1,94 @@
+"""One student network trained on a teacher's soft P(TB): ensemble distillation.
+
+The shipped default is ten networks; most of what the ensemble adds over one of them is its
+averaged probability, which a single student can learn when it is trained to reproduce it
+(Hinton et al. 2015, "Distilling the knowledge in a neural network"). The teacher is run once,
+offline, on un-augmented images (``tools/distill/teacher_soft_targets.py`` writes its P(TB)
+per image); :class:`mmtb.datasets.SoftTargetDataset` attaches that number to every sample as
+``teacher_prob_tb`` and the classifier below mixes
+
+    loss = (1 - soft_weight) * CE(student, hard label)
+           + soft_weight * T^2 * KL(teacher_T || student_T)
+
+where ``_T`` is the softmax at temperature T (T^2 keeps the soft term's gradient scale
+independent of T). Samples without a hard label (``gt_label`` < 0: unlabelled X-rays the
+teacher scored) only contribute the soft term. At test time the student is a plain
+``ImageClassifier``: its checkpoint loads into a config with ``type='ImageClassifier'``.
+"""
+from typing import List
+
+import torch
+import torch.nn.functional as F
+from mmpretrain.models.classifiers import ImageClassifier
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+__all__ = ['DistillImageClassifier', 'soft_target_kl', 'tempered_teacher']
+
+TEACHER_KEY = 'teacher_prob_tb'
+
+
+def tempered_teacher(prob_tb: torch.Tensor, temperature: float, tb_index: int = 1,
+                     eps: float = 1e-6) -> torch.Tensor:
+    """N x 2 teacher distribution at ``temperature`` from its P(TB) (N)."""
+    prob_tb = prob_tb.clamp(eps, 1 - eps)
+    log_probs = torch.stack([torch.log1p(-prob_tb), torch.log(prob_tb)], dim=1)
+    if tb_index == 0:
+        log_probs = log_probs.flip(1)
+    return torch.softmax(log_probs / temperature, dim=1)
+
+
+def soft_target_kl(logits: torch.Tensor, teacher_prob_tb: torch.Tensor, temperature: float,
+                   tb_index: int = 1) -> torch.Tensor:
+    """Mean T^2 * KL(teacher_T || student_T) over the batch (0 when they agree)."""
+    target = tempered_teacher(teacher_prob_tb.to(logits), temperature, tb_index)
+    log_student = F.log_softmax(logits.float() / temperature, dim=1)
+    return F.kl_div(log_student, target, reduction='batchmean') * temperature ** 2
+
+
+@MODELS.register_module()
+class DistillImageClassifier(ImageClassifier):
+    """An ``ImageClassifier`` trained on hard labels and a teacher's soft P(TB).
+
+    Args:
+        temperature: softens both distributions (1: the teacher's own probabilities).
+        soft_weight: weight of the soft term in [0, 1]; 1 - soft_weight goes to the hard labels.
+        tb_index: index of the tuberculosis class in the head's output.
+        **kwargs: ``ImageClassifier``'s (backbone, neck, head, data_preprocessor, ...).
+    """
+
+    def __init__(self, *args, temperature: float = 2.0, soft_weight: float = 0.5,
+                 tb_index: int = 1, **kwargs):
+        super().__init__(*args, **kwargs)
+        if temperature <= 0 or not 0 <= soft_weight <= 1:
+            raise ValueError('temperature must be > 0 and soft_weight in [0, 1], got '
+                             f'{temperature} and {soft_weight}')
+        self.temperature, self.soft_weight = float(temperature), float(soft_weight)
+        self.tb_index = int(tb_index)
+
+    @staticmethod
+    def teacher_probs(data_samples: List[DataSample]) -> torch.Tensor:
+        missing = [i for i, s in enumerate(data_samples) if TEACHER_KEY not in s]
+        if missing:
+            raise KeyError(f'{len(missing)} samples carry no {TEACHER_KEY}: train on a '
+                           "SoftTargetDataset and pack it with PackInputs(algorithm_keys="
+                           f"('{TEACHER_KEY}',))")
+        return torch.tensor([float(s.get(TEACHER_KEY)) for s in data_samples])
+
+    def loss(self, inputs: torch.Tensor, data_samples: List[DataSample]) -> dict:
+        if data_samples and 'gt_score' in data_samples[0]:
+            raise ValueError('batch augmentation (mixup/cutmix) mixes hard labels but not '
+                             'the teacher targets; leave it out of a distillation config')
+        logits = self.head(self.extract_feat(inputs))
+        teacher = self.teacher_probs(data_samples).to(logits.device)
+        losses = dict(loss_soft=self.soft_weight * soft_target_kl(
+            logits, teacher, self.temperature, self.tb_index))
+        labels = torch.cat([s.gt_label for s in data_samples]).to(logits.device)
+        labelled = labels >= 0
+        if labelled.any():
+            hard = self.head.loss_module(logits[labelled], labels[labelled],
+                                         avg_factor=int(labelled.sum()))
+        else:
+            hard = logits.sum() * 0  # keeps the graph (and DDP) whole
+        losses['loss_hard'] = (1 - self.soft_weight) * hard
+        return losses
