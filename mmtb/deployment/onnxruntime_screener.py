@@ -26,8 +26,10 @@ from mmtb.apis.inference import (
     ModelNotFoundError,
     Prediction,
     TBScreener,
+    operating_point_of,
     resolve_threshold,
 )
+from mmtb.apis.triage import borderline_band, is_borderline
 from mmtb.io.decode import DecodedXray, decode_xray
 
 from .onnx_export import INPUT_NAME, METADATA_PREFIX, OUTPUT_NAME
@@ -93,6 +95,8 @@ class OnnxScreener:
                 'threshold' in meta):
             self.threshold = float(meta['threshold'])
             self.threshold_source = f"stored at export ({meta.get('threshold_source', '?')})"
+        self.operating_point = operating_point_of(threshold, path)
+        self.borderline_band = borderline_band(self.operating_point)
 
         options = ort.SessionOptions()
         if threads:
@@ -122,6 +126,10 @@ class OnnxScreener:
     def decide(self, prob_tb: float) -> str:
         return TB_CLASS if prob_tb >= self.threshold else 'normal'
 
+    def is_borderline(self, prob_tb: float) -> bool:
+        """Inside the threshold's confidence interval: the same rule as ``TBScreener``."""
+        return is_borderline(prob_tb, self.borderline_band)
+
     def predict_batch(self, greys: list[np.ndarray]) -> list[float]:
         if not len(greys):
             return []
@@ -133,7 +141,8 @@ class OnnxScreener:
             raise NotImplementedError(NO_CAM)
         prob = self.predict_batch([grey])[0]
         return Prediction(prob_tb=prob, decision=self.decide(prob), threshold=self.threshold,
-                          warnings=list(self.model_warnings))
+                          warnings=list(self.model_warnings),
+                          borderline=self.is_borderline(prob))
 
     def predict_decoded(self, decoded: DecodedXray, with_cam: bool = False) -> Prediction:
         pred = self.predict(decoded.grey, with_cam=with_cam)
