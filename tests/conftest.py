@@ -113,6 +113,17 @@ def tiny_checkpoint(tiny_dataset, tmp_path_factory) -> TinyCheckpoint:
     return ckpt
 
 
+@pytest.fixture(scope='module')
+def one_thread():
+    """One torch thread for a module: CPU use stays modest, and it is faster than two on busy
+    cores (use with ``pytestmark = pytest.mark.usefixtures('one_thread')``)."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # ------------------------------------------------------------------ a model that finds a lesion
 CAM_SIZE = 96  # stride-8 FPN level: 12 x 12 cells; lesion radius CAM_SIZE // 10 = 9 px
 LESION_MODEL_CONFIG = (

@@ -23,12 +23,7 @@ requires_default = pytest.mark.skipif(
     not (DEFAULT_MODEL_DIR / 'model.pth').is_file(), reason='no shipped default model')
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')  # conftest: one torch thread
 
 
 def generated_xrays(n=4):

@@ -21,12 +21,7 @@ ROBUST = ('configs/robust/efficientnet-lite0-in1k-pre-fpn_re-ra-rf-robust_1xb32-
           'tbcxr-512px.py')
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')  # conftest: one torch thread
 
 
 def tiny_student(soft_weight=1.0, temperature=2.0):

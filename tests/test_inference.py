@@ -28,13 +28,7 @@ EFFNET = 'configs/efficientnet/efficientnet-b0-fpn_noaug_1xb32-adamw-10e_tbcxr-5
 RESNET = 'configs/resnet/resnet50-fpn_noaug_1xb32-adamw-10e_tbcxr-512px.py'
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One torch thread: CPU use stays modest, and it is faster than two on busy cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')  # conftest: one torch thread
 
 
 @pytest.fixture(scope='module')

@@ -6,20 +6,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 from conftest import load_script, run_tool, synthetic_xray
 from PIL import Image
 
 import mmtb.apis.inference as inference
 
-
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One torch thread: CPU use stays modest, and it is faster than two on busy cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')  # conftest: one torch thread
 
 
 def load_screen():
