@@ -6,6 +6,9 @@
 # The loss mixes hard labels and the teacher (DistillImageClassifier: temperature, soft_weight,
 # starting values, not tuned); unlabelled X-rays in the file are trained on their soft target.
 _base_ = ['../robust/efficientnet-lite0-in1k-pre-fpn_re-ra-rf-robust_1xb32-adamw-5e_tbcxr-512px.py']
+# DistillImageClassifier lives outside mmtb's default imports (it loads mmpretrain.models)
+custom_imports = dict(imports=['mmtb', 'mmtb.models.classifiers.distill'],
+                      allow_failed_imports=False)
 
 img_size = 224
 soft_targets = 'work_dirs/distill/soft_targets_default.json'

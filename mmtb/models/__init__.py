@@ -1,4 +1,4 @@
-from .classifiers import DistillImageClassifier, SeedEnsembleClassifier
+from .classifiers import SeedEnsembleClassifier
 from .necks import FPNNeck
 
-__all__ = ['DistillImageClassifier', 'FPNNeck', 'SeedEnsembleClassifier']
+__all__ = ['FPNNeck', 'SeedEnsembleClassifier']
