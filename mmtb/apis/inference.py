@@ -286,7 +286,33 @@ def _model_loading_messages_to_stderr():
         logger.setLevel(level)
 
 
-class TBScreener:
+class ScreenerDecisions:
+    """What every screener backend shares: the decision and borderline rules on its
+    ``threshold`` / ``borderline_band``, and the one decoder in front of its ``predict``."""
+
+    def decide(self, prob_tb: float) -> str:
+        """'tuberculosis' at or above the threshold, else 'normal'."""
+        return TB_CLASS if prob_tb >= self.threshold else 'normal'
+
+    def is_borderline(self, prob_tb: float) -> bool:
+        """Whether ``prob_tb`` is in the threshold's confidence interval (see triage.py)."""
+        return is_borderline(prob_tb, self.borderline_band)
+
+    def predict_decoded(self, decoded: DecodedXray, with_cam: bool = False) -> Prediction:
+        """``predict`` on a decoder result, with the decoder's warnings first."""
+        pred = self.predict(decoded.grey, with_cam=with_cam)
+        pred.warnings = list(decoded.warnings) + pred.warnings
+        return pred
+
+    def predict_source(self, source, with_cam: bool = False) -> Prediction:
+        """Decode bytes / a path / a binary file with the one decoder, then predict.
+
+        :class:`mmtb.io.decode.XrayDecodeError` propagates (its message is for the user).
+        """
+        return self.predict_decoded(decode_xray(source), with_cam=with_cam)
+
+
+class TBScreener(ScreenerDecisions):
     """A loaded TB classifier plus its operating threshold; load once, predict many times.
 
     Args:
@@ -407,14 +433,6 @@ class TBScreener:
                                  'mmtb.io.decode.decode_xray or use predict_source)')
         return next(iter(self.inferencer.preprocess(list(greys), batch_size=len(greys))))
 
-    def decide(self, prob_tb: float) -> str:
-        """'tuberculosis' at or above the threshold, else 'normal'."""
-        return TB_CLASS if prob_tb >= self.threshold else 'normal'
-
-    def is_borderline(self, prob_tb: float) -> bool:
-        """Whether ``prob_tb`` is in the threshold's confidence interval (see triage.py)."""
-        return is_borderline(prob_tb, self.borderline_band)
-
     def predict_batch(self, greys: list[np.ndarray]) -> list[float]:
         """P(TB) of several grey images in one forward pass (throughput for batch screening)."""
         if not len(greys):
@@ -448,19 +466,6 @@ class TBScreener:
         grey[side // 4:3 * side // 4, side // 8:7 * side // 8] = 60  # a dark "chest"
         self.predict(grey, with_cam=True)
         self.predict_batch([grey])
-
-    def predict_decoded(self, decoded: DecodedXray, with_cam: bool = False) -> Prediction:
-        """``predict`` on a decoder result, with the decoder's warnings first."""
-        pred = self.predict(decoded.grey, with_cam=with_cam)
-        pred.warnings = list(decoded.warnings) + pred.warnings
-        return pred
-
-    def predict_source(self, source, with_cam: bool = False) -> Prediction:
-        """Decode bytes / a path / a binary file with the one decoder, then predict.
-
-        :class:`mmtb.io.decode.XrayDecodeError` propagates (its message is for the user).
-        """
-        return self.predict_decoded(decode_xray(source), with_cam=with_cam)
 
     def __repr__(self) -> str:
         precision = 'bf16, ' if self.bf16 else ''

@@ -22,15 +22,14 @@ from mmpretrain.registry import TRANSFORMS
 import mmtb  # noqa: F401  (registers mmtb's transforms, which the embedded config uses)
 from mmtb.apis.inference import (
     RANDOM_WEIGHTS_WARNING,
-    TB_CLASS,
     ModelNotFoundError,
     Prediction,
+    ScreenerDecisions,
     TBScreener,
     operating_point_of,
     resolve_threshold,
 )
-from mmtb.apis.triage import borderline_band, is_borderline
-from mmtb.io.decode import DecodedXray, decode_xray
+from mmtb.apis.triage import borderline_band
 
 from .onnx_export import INPUT_NAME, METADATA_PREFIX, OUTPUT_NAME
 
@@ -55,7 +54,7 @@ def test_pipeline(cfg: Config) -> Compose:
     return Compose([TRANSFORMS.build(step) for step in steps])
 
 
-class OnnxScreener:
+class OnnxScreener(ScreenerDecisions):
     """An exported model (``tools/deployment/pytorch2onnx.py``) in an ONNX Runtime session.
 
     Args:
@@ -123,13 +122,6 @@ class OnnxScreener:
             batch.append(packed['inputs'].numpy())
         return np.ascontiguousarray(np.stack(batch))
 
-    def decide(self, prob_tb: float) -> str:
-        return TB_CLASS if prob_tb >= self.threshold else 'normal'
-
-    def is_borderline(self, prob_tb: float) -> bool:
-        """Inside the threshold's confidence interval: the same rule as ``TBScreener``."""
-        return is_borderline(prob_tb, self.borderline_band)
-
     def predict_batch(self, greys: list[np.ndarray]) -> list[float]:
         if not len(greys):
             return []
@@ -143,14 +135,6 @@ class OnnxScreener:
         return Prediction(prob_tb=prob, decision=self.decide(prob), threshold=self.threshold,
                           warnings=list(self.model_warnings),
                           borderline=self.is_borderline(prob))
-
-    def predict_decoded(self, decoded: DecodedXray, with_cam: bool = False) -> Prediction:
-        pred = self.predict(decoded.grey, with_cam=with_cam)
-        pred.warnings = list(decoded.warnings) + pred.warnings
-        return pred
-
-    def predict_source(self, source, with_cam: bool = False) -> Prediction:
-        return self.predict_decoded(decode_xray(source), with_cam=with_cam)
 
     def __repr__(self) -> str:
         return (f'OnnxScreener(name={self.name!r}, input_size={self.input_size}, '
