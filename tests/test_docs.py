@@ -1,7 +1,8 @@
 """The README stays a short front page and the docs never point at files that are not there.
 
 The README's two commands are what CI runs (``.ci/run``), so they must stay verbatim; every
-relative link (and every ``#anchor`` into a Markdown page) in README.md and docs/ must resolve,
+relative link (and every ``#anchor`` into a Markdown page) in README.md, docs/ and the other
+Markdown pages (config folders, results, the model card) must resolve,
 because pages move and a broken link is how a moved fact gets lost.
 """
 import re
@@ -17,8 +18,10 @@ README_COMMANDS = (
     'pip install -e . && streamlit run demo/streamlit_app.py',
     "pip install -e '.[tests]' && python -m pytest -q",
 )
-PAGES = sorted([README, ROOT / 'configs' / 'robust' / 'README.md',
-                *(ROOT / 'docs').rglob('*.md')])
+# Every Markdown page of the project (not data/ or work_dirs/, which hold no docs).
+PAGES = sorted([README, *(page for folder in ('docs', 'configs', 'results', 'checkpoints/default',
+                                              'demo', 'mmtb', 'tools')
+                          for page in (ROOT / folder).rglob('*.md'))])
 
 # [text](target) and ![alt](target); the target ends at whitespace or ')'.
 LINK = re.compile(r'!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)')
@@ -89,3 +92,38 @@ def test_link_checker_sees_links_and_anchors():
     assert _slug('Which shortcut-removing steps help on another hospital\'s X-rays') == (
         'which-shortcut-removing-steps-help-on-another-hospitals-x-rays')
     assert _slug('Input size: 128 px') == 'input-size-128-px'
+
+
+def _zoo_rows():
+    """(internal AUC, external AUC, CI low, CI high, metrics JSON) of each README zoo row."""
+    text = README.read_text(encoding='utf-8')
+    zoo = text[text.index('## Model zoo'):]
+    zoo = zoo[:zoo.index('\n## ', 1)]
+    number = r'(\d\.\d{3})'
+    row = re.compile(rf'\| {number} \| {number} \({number}–{number}\) \|(.*)$', re.MULTILINE)
+    for internal, external, low, high, rest in row.findall(zoo):
+        json_links = [target for target in LINK.findall(rest) if target.endswith('.json')]
+        yield float(internal), float(external), float(low), float(high), json_links
+
+
+def test_model_zoo_numbers_come_from_the_files_they_link():
+    """Each zoo AUC is the committed metrics file's, rounded; a retrained model must update both."""
+    import json
+    rows = list(_zoo_rows())
+    assert len(rows) >= 12, 'the default and the Table 2 runs'
+    for internal, external, low, high, json_links in rows:
+        metrics = {}
+        for target in json_links:
+            data = json.loads((ROOT / target).read_text(encoding='utf-8'))
+            if 'metrics' in data and 'internal' in data['metrics']:  # a run's metrics.json
+                metrics['internal'] = data['metrics']['internal']
+                metrics['external'] = data['metrics']['pakistan256']
+            elif data.get('data_root', '').endswith('pakistan256'):  # the default's eval JSONs
+                metrics['external'] = data['metrics']
+            else:
+                metrics['internal'] = data['metrics']
+        assert set(metrics) == {'internal', 'external'}, json_links
+        assert round(metrics['internal']['screening/auc'], 3) == internal, json_links
+        ext = metrics['external']
+        assert (round(ext['screening/auc'], 3), round(ext['screening/auc_ci_low'], 3),
+                round(ext['screening/auc_ci_high'], 3)) == (external, low, high), json_links
