@@ -1,8 +1,9 @@
 """Channels-last memory format for training and evaluation on CPUs.
 
 oneDNN convolutions run faster on NHWC tensors (part of the fast path timed by
-``tools/analysis_tools/benchmark.py``, README "Speed"); converting the weights is enough, since
-PyTorch then runs every convolution in channels-last. What is learned does not change.
+``tools/analysis_tools/benchmark.py``, docs/benchmarks.md "Training"); converting the weights
+is enough, since PyTorch then runs every convolution in channels-last. What is learned does
+not change.
 """
 import torch
 from mmengine.hooks import Hook

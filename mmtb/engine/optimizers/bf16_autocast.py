@@ -1,9 +1,9 @@
 """bf16 autocast on CPUs through mmengine's optimizer-wrapper interface.
 
 mmengine's ``AmpOptimWrapper`` refuses to run without a GPU. On CPUs with bf16 support, autocast
-to bfloat16 speeds up ResNet50 (README "Speed", timed by ``tools/analysis_tools/benchmark.py``)
-while the weights, gradients and optimizer state stay fp32, and bf16's fp32-sized exponent needs
-no loss scaling.
+to bfloat16 speeds up ResNet50 (docs/benchmarks.md "Training", timed by
+``tools/analysis_tools/benchmark.py``) while the weights, gradients and optimizer state stay
+fp32, and bf16's fp32-sized exponent needs no loss scaling.
 """
 from contextlib import contextmanager
 

@@ -1,7 +1,7 @@
 """Several trainings of one config, averaged: the cheap cure for seed-to-seed noise.
 
 On an external hospital's X-rays, runs of one config that differ only in their seed spread over
-0.3 ROC AUC here (README, shortcut study), so shipping one run ships a draw from that noise.
+0.3 ROC AUC here (docs/results/shortcut_study.md), so shipping one run ships a draw from that noise.
 The ensemble keeps the runs whole (``members.<i>.`` + their own weights) and predicts their mean
 P(class):
 
