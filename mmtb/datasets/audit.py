@@ -34,7 +34,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
-from mmtb.datasets.dedup import (
+from mmtb.data_prep.dedup import (
     DEFAULT_NEAR_THRESHOLD,
     Fingerprints,
     grey_md5,
@@ -43,7 +43,7 @@ from mmtb.datasets.dedup import (
     perceptual_hash_bits,
     resolve_groups,
 )
-from mmtb.datasets.sources import CLASSES, DataSourceError, parse_input_spec, read_source
+from mmtb.data_prep.sources import CLASSES, DataSourceError, parse_input_spec, read_source
 from mmtb.io.decode import decode_xray
 
 # A pixel's channel spread is max(R, G, B) - min(R, G, B). Grey images stored as RGB (and their
@@ -299,7 +299,7 @@ def summarise_group(items: list[dict], refs: list[str], duplicated: set[str]) ->
 
 
 def find_duplicates(measurements: Measurements, near_threshold: int) -> dict:
-    """Exact / near duplicates with ``mmtb.datasets.dedup``, from the hashes already taken."""
+    """Exact / near duplicates with ``mmtb.data_prep.dedup``, from the hashes already taken."""
     per_image = measurements.per_image
     fingerprints = Fingerprints(
         md5=[item['md5'] for item in per_image],
@@ -659,7 +659,7 @@ def write_report(audit: dict, plots: dict[str, str], out_dir: Path) -> Path:
               '## Image sizes', '', f'![image sizes]({plots["sizes"]})', '']
 
     lines += ['## Duplicates', '',
-              f'Found with `mmtb.datasets.dedup` (md5 of decoded pixels; 256-bit DCT hash, '
+              f'Found with `mmtb.data_prep.dedup` (md5 of decoded pixels; 256-bit DCT hash, '
               f'Hamming distance <= {duplicates["near_threshold"]}): {duplicates["groups"]} '
               f'group(s), {duplicates["images_in_groups"]} images, '
               f'{duplicates["cross_source_groups"]} across sources, '

@@ -19,9 +19,9 @@ from pathlib import Path
 # Let `python tools/...` work from a checkout without `pip install -e .`.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from mmtb.data_prep.dedup import DEFAULT_NEAR_THRESHOLD, HASH_BITS
+from mmtb.data_prep.sources import DataSourceError, source_kinds
 from mmtb.datasets.audit import PROBE_FOLDS, format_terminal_summary, run_audit
-from mmtb.datasets.dedup import DEFAULT_NEAR_THRESHOLD, HASH_BITS
-from mmtb.datasets.sources import DataSourceError, source_kinds
 
 SCRIPT = 'tools/analysis_tools/dataset_audit.py'
 

@@ -13,7 +13,7 @@ Use :func:`read_source` rather than the readers directly: it adds the checks a u
 with a one-line message on any of them.
 
 Each reader's docstring says where its dataset is downloaded and under which terms / citation;
-``mmtb.datasets.download`` fetches the public ones.
+``mmtb.data_prep.download`` fetches the public ones.
 """
 import re
 from collections.abc import Callable, Iterable
@@ -318,7 +318,7 @@ def read_tbx11k(root: Path) -> list[dict]:
 
 
 def _read_boxed_tb(root: Path, split: str | None) -> list[dict]:
-    from mmtb.datasets.boxes import kinds_of, lesion_split, read_lesion_boxes  # no cycle
+    from mmtb.data_prep.boxes import kinds_of, lesion_split, read_lesion_boxes  # no cycle
     boxes = read_lesion_boxes(root / 'boxes.csv')
     records = []
     for record in _read_class_folders(root, 'tbx11k', _TBX11K_CLASS_FOLDERS | {
@@ -347,7 +347,7 @@ def read_tbx11k_boxes(root: Path) -> list[dict]:
 @DATA_SOURCES.register_module('tbx11k-boxes-eval')
 def read_tbx11k_boxes_eval(root: Path) -> list[dict]:
     """The boxed TBX11K films of the ``'eval'`` half (``ROOT/TB/*.png`` + ``ROOT/boxes.csv``):
-    the ones ``PasteLesionPatches`` never cuts lesions from (``mmtb.datasets.boxes``)."""
+    the ones ``PasteLesionPatches`` never cuts lesions from (``mmtb.data_prep.boxes``)."""
     return _read_boxed_tb(root, 'eval')
 
 
