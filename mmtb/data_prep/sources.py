@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mmengine.registry import Registry
 
-from mmtb.io.decode import IMAGE_EXTENSIONS
+from mmtb.io import IMAGE_EXTENSIONS, has_image_extension
 
 CLASSES = ('normal', 'tuberculosis')
 NORMAL, TUBERCULOSIS = 0, 1
@@ -56,8 +56,7 @@ def make_record(img_path: Path, gt_label: int, source: str, age: int | None = No
 
 def is_image_file(path: Path) -> bool:
     """True for visible image files with a known extension (skips ``._x.png`` and friends)."""
-    return (path.is_file() and not path.name.startswith('.')
-            and path.suffix.lower() in IMAGE_EXTENSIONS)
+    return path.is_file() and not path.name.startswith('.') and has_image_extension(path)
 
 
 def _images_under(folder: Path) -> list[Path]:
