@@ -1,5 +1,5 @@
 """Heat maps checked against lesion boxes: mmtb.analysis.cam_localization and its tool;
-radiologists' boxes (mmtb.datasets.boxes) and lesion-aware augmentation (PasteLesionPatches)."""
+radiologists' boxes (mmtb.data_prep.boxes) and lesion-aware augmentation (PasteLesionPatches)."""
 import csv
 import json
 
@@ -16,13 +16,13 @@ from mmtb.analysis import (
     mass_outside_lung,
     peak_in_boxes,
 )
-from mmtb.datasets.boxes import (
+from mmtb.data_prep.boxes import (
     kinds_of,
     lesion_split,
     read_lesion_boxes,
     tb_kinds_by_image,
 )
-from mmtb.datasets.sources import DataSourceError
+from mmtb.data_prep.sources import DataSourceError
 from mmtb.datasets.transforms import PasteLesionPatches
 
 

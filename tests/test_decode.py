@@ -450,3 +450,21 @@ def test_bytes_path_and_file_object_agree(tmp_path, monkeypatch):
     for out in results[1:]:
         np.testing.assert_array_equal(out.grey, results[0].grey)
     assert sorted(tmp_path.iterdir()) == before  # nothing written
+
+
+# ----------------------------------------------------------------------------- file names
+def test_every_image_extension_names_a_format_the_decoder_reads(tmp_path):
+    """mmtb.io.IMAGE_EXTENSIONS is the one list the folder scans use (dataset readers,
+    tools/screen.py, the distillation teacher): each name must be something decode_xray reads."""
+    from mmtb.io import DICOM_EXTENSIONS, IMAGE_EXTENSIONS, has_image_extension
+
+    formats = {'.png': 'PNG', '.jpg': 'JPEG', '.jpeg': 'JPEG', '.bmp': 'BMP', '.tif': 'TIFF',
+               '.tiff': 'TIFF'}
+    assert set(formats) | set(DICOM_EXTENSIONS) == IMAGE_EXTENSIONS
+    for extension in sorted(IMAGE_EXTENSIONS):
+        path = tmp_path / f'scan{extension.upper()}'        # names are case-insensitive
+        path.write_bytes(dicom(gradient_12bit()) if extension in DICOM_EXTENSIONS
+                         else encode(xray_like(), formats[extension]))
+        assert has_image_extension(path)
+        assert decode_xray(path).grey.shape[0] >= MIN_SIDE
+    assert not has_image_extension(tmp_path / 'notes.txt')

@@ -1,4 +1,4 @@
-"""mmtb.datasets.download and tools/dataset_converters/download_tbcxr.py against a local server.
+"""mmtb.data_prep.download and tools/dataset_converters/download_tbcxr.py against a local server.
 
 A tiny HTTP server on 127.0.0.1 (random free port, in a thread) serves a small zip in the real
 Shenzhen layout and honours Range requests; it can cut the first transfer short or ignore
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from conftest import REPO, load_script
 
-from mmtb.datasets import download as dl
-from mmtb.datasets.sources import read_source
+from mmtb.data_prep import download as dl
+from mmtb.data_prep.sources import read_source
 
 TOOL = REPO / 'tools' / 'dataset_converters' / 'download_tbcxr.py'
 ARCHIVE = '/ChinaSet_AllFiles.zip'
@@ -226,7 +226,7 @@ def test_cli_login_sets_explain_the_manual_download(tmp_path, capsys, name, hint
 
 
 def test_every_registered_set_has_a_source_reader_and_a_way_to_get_it():
-    from mmtb.datasets.sources import source_kinds
+    from mmtb.data_prep.sources import source_kinds
     for info in dl.DATASETS.values():
         assert info.source_kind in source_kinds()
         assert bool(info.urls) != bool(info.manual)

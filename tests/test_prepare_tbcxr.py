@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from conftest import REPO, load_script
 
-from mmtb.datasets.dedup import DEFAULT_NEAR_THRESHOLD, hamming_distance, perceptual_hash
-from mmtb.datasets.sources import DataSourceError, parse_clinical_reading, read_source
-from mmtb.datasets.split import stratified_split, write_dataset_files
+from mmtb.data_prep.dedup import DEFAULT_NEAR_THRESHOLD, hamming_distance, perceptual_hash
+from mmtb.data_prep.sources import DataSourceError, parse_clinical_reading, read_source
+from mmtb.data_prep.split import stratified_split, write_dataset_files
 
 TOOL = REPO / 'tools' / 'dataset_converters' / 'prepare_tbcxr.py'
 SHARED_DATA = Path(__file__).resolve().parents[2] / 'shared' / 'data'

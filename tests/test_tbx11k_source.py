@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mmtb.datasets.sources import (
+from mmtb.data_prep.sources import (
     NORMAL,
     TUBERCULOSIS,
     DataSourceError,

@@ -28,7 +28,8 @@ from tqdm import tqdm
 from mmtb.apis import NOT_SCREENED, Prediction, overlay_cam, screening_refusal
 from mmtb.deployment import BACKENDS, load_screener
 from mmtb.deployment.sharding import ShardRun
-from mmtb.io.decode import IMAGE_EXTENSIONS, XrayDecodeError, decode_xray, sniff_file
+from mmtb.io import IMAGE_EXTENSIONS, XrayDecodeError, decode_xray, has_image_extension
+from mmtb.io.decode import sniff_file
 
 COLUMNS = ['file', 'prob_tb', 'decision', 'borderline', 'threshold', 'warnings', 'error']
 
@@ -74,7 +75,7 @@ def parse_args(argv=None):
 def is_image_by_content(path: Path) -> bool:
     """An image whose name does not say so: PACS exports name DICOM files by UID with no
     extension, other tools write '.dat' or '.img'; the first bytes tell (mmtb.io.decode)."""
-    return path.suffix.lower() not in IMAGE_EXTENSIONS and sniff_file(path) is not None
+    return not has_image_extension(path) and sniff_file(path) is not None
 
 
 def collect(inputs, skip_dir=None) -> list[tuple[Path, Path]]:
@@ -91,8 +92,7 @@ def collect(inputs, skip_dir=None) -> list[tuple[Path, Path]]:
             root = item.name or item.resolve().name
             for path in sorted(item.rglob('*')):
                 if (path.is_file()
-                        and (path.suffix.lower() in IMAGE_EXTENSIONS
-                             or is_image_by_content(path))
+                        and (has_image_extension(path) or is_image_by_content(path))
                         and not (skip and path.resolve().is_relative_to(skip))):
                     found.append((path, Path(root) / path.relative_to(item)))
         else:  # a named file is always tried (a missing one becomes an error row)

@@ -5,7 +5,7 @@ import os.path as osp
 
 from mmengine.runner import Runner
 
-from mmtb.datasets.boxes import tb_kinds_by_image
+from mmtb.data_prep.boxes import tb_kinds_by_image
 from mmtb.utils.config import DictAction, finish_launcher, load_config, set_launcher
 
 

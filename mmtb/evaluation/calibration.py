@@ -134,7 +134,7 @@ def score_folder(data_dir, config, checkpoint, batch_size: int = 16, device: str
                  screener=None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """P(TB), labels and paths of a folder-per-class set (normal/, tuberculosis/ or tb/),
     scored by the model through the one inference path (:class:`mmtb.apis.TBScreener`)."""
-    from mmtb.datasets.sources import DataSourceError, read_source
+    from mmtb.data_prep.sources import DataSourceError, read_source
     from mmtb.io.decode import XrayDecodeError, read_grey
     try:
         records = read_source('folder', data_dir)

@@ -40,6 +40,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .formats import DICOM_EXTENSIONS
+
 MAX_PIXELS = 40_000_000
 MIN_SIDE = 32
 COLOUR_PHOTO_THRESHOLD = 0.35
@@ -47,10 +49,6 @@ COLOUR_PHOTO_WARNING = 'This looks like a colour photograph, not a radiograph.'
 
 # Plain raster formats only (no EPS, which runs Ghostscript). 'JPEG' also opens phone MPO files.
 _PIL_FORMATS = ('PNG', 'JPEG', 'TIFF', 'BMP', 'GIF', 'WEBP', 'PPM')
-_DICOM_SUFFIXES = ('.dcm', '.dicom')
-# The one list of file names that folder scans (tools/screen.py, dataset sources) pick up;
-# files without these extensions are still taken when their content is an image (sniff_format).
-IMAGE_EXTENSIONS = frozenset({'.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.dcm', '.dicom'})
 _SIGNATURES = (  # (magic bytes at offset 0, format), as the formats' specifications define
     (b'\x89PNG\r\n\x1a\n', 'PNG'), (b'\xff\xd8\xff', 'JPEG'), (b'II*\0', 'TIFF'),
     (b'MM\0*', 'TIFF'), (b'BM', 'BMP'), (b'GIF87a', 'GIF'), (b'GIF89a', 'GIF'))
@@ -167,7 +165,7 @@ def _is_dicom(data: bytes, name: str | None) -> bool:
     if _looks_like_dicom(data):
         return True
     # a damaged header with a DICOM name: let pydicom say what is wrong with it
-    return sniff_format(data) is None and (name or '').lower().endswith(_DICOM_SUFFIXES)
+    return sniff_format(data) is None and (name or '').lower().endswith(DICOM_EXTENSIONS)
 
 
 def sniff_file(path) -> str | None:

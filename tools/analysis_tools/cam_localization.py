@@ -18,8 +18,8 @@ from pathlib import Path
 
 from mmtb.analysis.cam_localization import localization_report, summary_line
 from mmtb.apis import TBScreener
-from mmtb.datasets.boxes import LESION_SPLITS, lesion_split, read_lesion_boxes
-from mmtb.datasets.sources import DataSourceError
+from mmtb.data_prep.boxes import LESION_SPLITS, lesion_split, read_lesion_boxes
+from mmtb.data_prep.sources import DataSourceError
 from mmtb.io.decode import XrayDecodeError
 
 
@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     parser.add_argument('--config', help='model config (default: the one beside --checkpoint)')
     parser.add_argument('--checkpoint', help='checkpoint (default: the shipped default model)')
     parser.add_argument('--split', choices=LESION_SPLITS,
-                        help='only this half of the boxed images (see mmtb.datasets.boxes)')
+                        help='only this half of the boxed images (see mmtb.data_prep.boxes)')
     parser.add_argument('--per-image', action='store_true',
                         help='also keep every image\'s numbers in the JSON')
     parser.add_argument('--out', required=True, help='JSON file to write')

@@ -8,7 +8,7 @@ Example::
 Writes ``OUT/report.md`` (findings, tables, plots), ``OUT/audit.json`` (every number) and
 ``OUT/*.png`` (plots only, never image pixels). Shortcut-probe warnings (ROC AUC >= 0.8) are
 printed in red. Exit status 0 (also with warnings, unless ``--fail-on-warning``: then 1), 2 on
-a user error (missing folder, unknown kind). The logic lives in ``mmtb.datasets.audit``.
+a user error (missing folder, unknown kind). The logic lives in ``mmtb.analysis.audit``.
 """
 import argparse
 import os
@@ -19,9 +19,9 @@ from pathlib import Path
 # Let `python tools/...` work from a checkout without `pip install -e .`.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from mmtb.datasets.audit import PROBE_FOLDS, format_terminal_summary, run_audit
-from mmtb.datasets.dedup import DEFAULT_NEAR_THRESHOLD, HASH_BITS
-from mmtb.datasets.sources import DataSourceError, source_kinds
+from mmtb.analysis.audit import PROBE_FOLDS, format_terminal_summary, run_audit
+from mmtb.data_prep.dedup import DEFAULT_NEAR_THRESHOLD, HASH_BITS
+from mmtb.data_prep.sources import DataSourceError, source_kinds
 
 SCRIPT = 'tools/analysis_tools/dataset_audit.py'
 

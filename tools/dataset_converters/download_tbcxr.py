@@ -8,7 +8,7 @@ Example::
 Interrupted downloads resume when the same command is run again (``<archive>.part``). Exit
 status 0: done; 2: the set needs a manual download (the one-line message says how), the
 checksum did not match (the file was deleted), the transfer was interrupted, or no mirror
-answered. The logic lives in ``mmtb.datasets.download``.
+answered. The logic lives in ``mmtb.data_prep.download``.
 """
 import argparse
 import sys
@@ -17,7 +17,7 @@ from pathlib import Path
 # Let `python tools/...` work from a checkout without `pip install -e .`.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from mmtb.datasets.download import DATASETS, DownloadError, dataset_table, download
+from mmtb.data_prep.download import DATASETS, DownloadError, dataset_table, download
 
 
 def parse_args(argv=None) -> argparse.Namespace:

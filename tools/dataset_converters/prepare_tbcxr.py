@@ -22,7 +22,7 @@ Example::
 Writes ``OUT/meta/train.json``, ``OUT/meta/test.json`` and, with ``--val-ratio``,
 ``OUT/meta/val.json`` (OpenMMLab 2.0 format, image paths relative to OUT, so a config uses
 ``data_root=OUT``), ``OUT/summary.json`` (counts per split x class x source, inputs, seed,
-ratios, duplicates) and ``OUT/duplicates.csv``. The logic lives in ``mmtb.datasets.sources`` /
+ratios, duplicates) and ``OUT/duplicates.csv``. The logic lives in ``mmtb.data_prep.sources`` /
 ``dedup`` / ``split``; this file only wires them to the command line.
 """
 import argparse
@@ -33,15 +33,15 @@ from pathlib import Path
 # Let `python tools/...` work from a checkout without `pip install -e .`.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from mmtb.datasets.dedup import DEFAULT_NEAR_THRESHOLD, HASH_BITS, REPORT_FIELDS, deduplicate
-from mmtb.datasets.sources import (
+from mmtb.data_prep.dedup import DEFAULT_NEAR_THRESHOLD, HASH_BITS, REPORT_FIELDS, deduplicate
+from mmtb.data_prep.sources import (
     CLASSES,
     DataSourceError,
     parse_input_spec,
     read_source,
     source_kinds,
 )
-from mmtb.datasets.split import (
+from mmtb.data_prep.split import (
     build_annotation,
     count_records,
     deduplicate_for_hold_out,

@@ -21,10 +21,9 @@ from tqdm import tqdm
 
 from mmtb.apis import TBScreener
 from mmtb.deployment.onnx_export import file_sha256
-from mmtb.io.decode import XrayDecodeError, decode_xray
+from mmtb.io import XrayDecodeError, decode_xray, has_image_extension
 from mmtb.utils import load_config
 
-IMAGE_EXTENSIONS = {'.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.dcm', '.dicom'}
 EXTERNAL_SETS = ('pakistan256', 'tbx11k256')  # evaluation only (../shared/data/README.md)
 
 
@@ -56,8 +55,7 @@ def unlabelled_images(folders) -> list[Path]:
     for folder in map(Path, folders):
         if any(part in EXTERNAL_SETS for part in folder.resolve().parts):
             raise ValueError(f'{folder} is an external evaluation set: never train on it')
-        found += sorted(p for p in folder.rglob('*')
-                        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        found += sorted(p for p in folder.rglob('*') if p.is_file() and has_image_extension(p))
     return found
 
 

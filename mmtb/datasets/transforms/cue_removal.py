@@ -17,8 +17,17 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 
-__all__ = ['CropLungField', 'IntensityStandardize', 'MaskBurntInBlocks', 'grey_of',
-           'with_channels_of']
+__all__ = ['BURNT_IN_MIN_AREA', 'BURNT_IN_MIN_FILL', 'BURNT_IN_SATURATION', 'CropLungField',
+           'IntensityStandardize', 'MaskBurntInBlocks', 'find_burnt_in_blocks', 'grey_of',
+           'is_burnt_in_block', 'saturated_components', 'with_channels_of']
+
+# What a burnt-in block is, for MaskBurntInBlocks and the dataset audit alike: an 8-connected
+# region of near-white pixels covering >= 0.2 % of the image that fills >= 90 % of its bounding
+# box (an axis-aligned filled rectangle). Bright bone or a lesion is neither that uniform nor
+# rectangular (a disc fills 79 % of its box).
+BURNT_IN_SATURATION = 250
+BURNT_IN_MIN_AREA = 0.002
+BURNT_IN_MIN_FILL = 0.9
 
 
 def grey_of(img: np.ndarray) -> np.ndarray:
@@ -118,14 +127,46 @@ class IntensityStandardize(BaseTransform):
 
 
 # ----------------------------------------------------------------------------- burnt-in marks
+def saturated_components(grey: np.ndarray, saturation: int = BURNT_IN_SATURATION):
+    """``(count, labels, stats)`` of the 8-connected regions of pixels ``>= saturation``, as
+    ``cv2.connectedComponentsWithStats`` gives them (row 0 of ``stats`` is the background)."""
+    saturated = (grey >= saturation).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(saturated, connectivity=8)
+    return count, labels, stats
+
+
+def is_burnt_in_block(stats_row, image_area: int, min_area: float = BURNT_IN_MIN_AREA,
+                      min_fill: float = BURNT_IN_MIN_FILL) -> bool:
+    """Whether one saturated region (its ``(x, y, w, h, area)`` stats) is a burnt-in block:
+    at least ``min_area`` of the image, filling at least ``min_fill`` of its bounding box."""
+    _, _, w, h, area = stats_row[:5]
+    return bool(area >= min_area * image_area and area >= min_fill * w * h)
+
+
+def find_burnt_in_blocks(grey: np.ndarray, saturation: int = BURNT_IN_SATURATION,
+                         min_area: float = BURNT_IN_MIN_AREA,
+                         min_fill: float = BURNT_IN_MIN_FILL) -> list[tuple[int, int, int, int]]:
+    """``(x, y, w, h)`` of every burnt-in block of a uint8 grey image: the filled rectangles
+    that :class:`MaskBurntInBlocks` neutralises as a whole box (it also removes unions of
+    rectangles and text-like marks). The dataset audit counts these, so that it measures the
+    cue the transform removes."""
+    if np.count_nonzero(grey >= saturation) < min_area * grey.size:
+        return []  # not enough white for any block: skip the labelling
+    count, _, stats = saturated_components(grey, saturation)
+    return [(int(x), int(y), int(w), int(h)) for x, y, w, h, _ in
+            (row for row in stats[1:count] if is_burnt_in_block(row, grey.size, min_area,
+                                                                 min_fill))]
+
+
 @TRANSFORMS.register_module()
 class MaskBurntInBlocks(BaseTransform):
     """Find burnt-in redaction blocks and text and neutralise them (fill or inpaint).
 
-    Two kinds of saturated (``>= saturation``) connected components are treated as burnt in:
+    Two kinds of saturated (``>= saturation``, 8-connected) components are treated as burnt in:
 
     * **blocks**: the component covers >= ``min_area`` of the image and either fills
-      >= ``min_fill`` of its bounding box (an axis-aligned filled rectangle: the box is
+      >= ``min_fill`` of its bounding box (an axis-aligned filled rectangle,
+      :func:`is_burnt_in_block`, the definition the dataset audit counts too: the box is
       neutralised, print inside it included) or is a union of overlapping rectangles (fills
       >= ``min_union_fill`` of its box and its outline changes at most at ``max_steps`` of its
       rows and columns: the component with its holes is neutralised).
@@ -155,8 +196,9 @@ class MaskBurntInBlocks(BaseTransform):
 
     FILLS = ('median', 'inpaint')
 
-    def __init__(self, min_area: float = 0.002, fill: str = 'median', saturation: int = 250,
-                 min_fill: float = 0.9, max_stroke: float = 0.04, min_contrast: int = 60,
+    def __init__(self, min_area: float = BURNT_IN_MIN_AREA, fill: str = 'median',
+                 saturation: int = BURNT_IN_SATURATION, min_fill: float = BURNT_IN_MIN_FILL,
+                 max_stroke: float = 0.04, min_contrast: int = 60,
                  min_mark_pixels: int = 6, min_union_fill: float = 0.5,
                  max_steps: float = 0.3, pad: int = 2):
         if fill not in self.FILLS:
@@ -176,22 +218,20 @@ class MaskBurntInBlocks(BaseTransform):
         """Boolean HxW mask of the burnt-in blocks and marks of a uint8 grey image."""
         height, width = grey.shape
         mask = np.zeros((height, width), bool)
-        saturated = (grey >= self.saturation).astype(np.uint8)
-        if not saturated.any():
+        if not (grey >= self.saturation).any():
             return mask
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(saturated, connectivity=8)
+        count, labels, stats = saturated_components(grey, self.saturation)
         max_half_stroke = max(1.5, self.max_stroke * min(height, width) / 2)
         marks = np.zeros((height, width), np.uint8)
         blocks = np.zeros((height, width), np.uint8)
         for index in range(1, count):
             x, y, w, h, area = stats[index]
             box = (slice(y, y + h), slice(x, x + w))
-            if area < self.min_area * height * width:
-                is_block = is_union = False
-            else:
-                is_block = area >= self.min_fill * w * h
-                is_union = (not is_block and area >= self.min_union_fill * w * h
-                            and self._is_rectilinear(labels[box] == index))
+            is_block = is_burnt_in_block(stats[index], height * width, self.min_area,
+                                         self.min_fill)
+            is_union = (not is_block and area >= self.min_area * height * width
+                        and area >= self.min_union_fill * w * h
+                        and self._is_rectilinear(labels[box] == index))
             if is_block:  # the whole box: dark print inside a white label goes too
                 blocks[box] = 1
             elif is_union:

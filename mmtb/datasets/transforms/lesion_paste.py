@@ -10,7 +10,7 @@ label it does not change. Lesion and control patches thus come from the same fil
 the same positions with the same Poisson blending (``cv2.seamlessClone``): only the lesion
 content tells them apart.
 
-Only the boxed images of the ``'patch'`` half of :func:`mmtb.datasets.boxes.lesion_split` are
+Only the boxed images of the ``'patch'`` half of :func:`mmtb.data_prep.boxes.lesion_split` are
 used; the ``'eval'`` half stays unseen, to measure what this changes.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 
-from mmtb.datasets.boxes import lesion_split, read_lesion_boxes
+from mmtb.data_prep.boxes import lesion_split, read_lesion_boxes
 from mmtb.datasets.transforms.cue_removal import grey_of, with_channels_of
 from mmtb.io.decode import read_grey
 

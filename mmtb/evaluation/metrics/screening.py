@@ -258,7 +258,7 @@ class ScreeningMetric(BaseMetric):
             prob_tb``; names only, no pixels: see :func:`score_file_names`), for paired
             comparisons between models.
         subgroups: ``{image path: [subgroup, ...]}`` (e.g. TB kinds, see
-            :func:`mmtb.datasets.boxes.tb_kinds_by_image`): rates per subgroup as well.
+            :func:`mmtb.data_prep.boxes.tb_kinds_by_image`): rates per subgroup as well.
     """
     default_prefix = 'screening'
 

@@ -13,7 +13,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-from mmtb.datasets.sources import DataSourceError
+from mmtb.data_prep.sources import DataSourceError
 
 BOX_COLUMNS = ('file', 'kind', 'x0', 'y0', 'x1', 'y1')
 TB_KINDS = {'ActiveTuberculosis': 'active', 'ObsoletePulmonaryTuberculosis': 'obsolete',

@@ -11,7 +11,7 @@ links drop, and a silently truncated or changed archive gives a silently smaller
   (``None``: we could not verify one ourselves), the computed sha256 is reported as unverified
   so a user can record it;
 * zip archives are unpacked next to the download, and the folder to give the matching
-  ``mmtb.datasets.sources`` reader is reported;
+  ``mmtb.data_prep.sources`` reader is reported;
 * sets behind a login (Kaggle) or without a stable file link are not scraped: they raise
   :class:`ManualDownloadRequired` whose message says, in one line, how to get them by hand.
 
@@ -54,7 +54,7 @@ class DatasetInfo:
     sha256: str | None = None
     approx_size: str | None = None      # for the user only, never checked
     manual: str | None = None           # one line: how to get a set we cannot fetch
-    source_kind: str | None = None      # the mmtb.datasets.sources reader for it
+    source_kind: str | None = None      # the mmtb.data_prep.sources reader for it
     layout_marker: str | None = None    # a folder whose parent is that reader's ROOT
 
 

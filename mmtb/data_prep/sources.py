@@ -13,7 +13,7 @@ Use :func:`read_source` rather than the readers directly: it adds the checks a u
 with a one-line message on any of them.
 
 Each reader's docstring says where its dataset is downloaded and under which terms / citation;
-``mmtb.datasets.download`` fetches the public ones.
+``mmtb.data_prep.download`` fetches the public ones.
 """
 import re
 from collections.abc import Callable, Iterable
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mmengine.registry import Registry
 
-from mmtb.io.decode import IMAGE_EXTENSIONS
+from mmtb.io import IMAGE_EXTENSIONS, has_image_extension
 
 CLASSES = ('normal', 'tuberculosis')
 NORMAL, TUBERCULOSIS = 0, 1
@@ -56,8 +56,7 @@ def make_record(img_path: Path, gt_label: int, source: str, age: int | None = No
 
 def is_image_file(path: Path) -> bool:
     """True for visible image files with a known extension (skips ``._x.png`` and friends)."""
-    return (path.is_file() and not path.name.startswith('.')
-            and path.suffix.lower() in IMAGE_EXTENSIONS)
+    return path.is_file() and not path.name.startswith('.') and has_image_extension(path)
 
 
 def _images_under(folder: Path) -> list[Path]:
@@ -318,7 +317,7 @@ def read_tbx11k(root: Path) -> list[dict]:
 
 
 def _read_boxed_tb(root: Path, split: str | None) -> list[dict]:
-    from mmtb.datasets.boxes import kinds_of, lesion_split, read_lesion_boxes  # no cycle
+    from mmtb.data_prep.boxes import kinds_of, lesion_split, read_lesion_boxes  # no cycle
     boxes = read_lesion_boxes(root / 'boxes.csv')
     records = []
     for record in _read_class_folders(root, 'tbx11k', _TBX11K_CLASS_FOLDERS | {
@@ -347,7 +346,7 @@ def read_tbx11k_boxes(root: Path) -> list[dict]:
 @DATA_SOURCES.register_module('tbx11k-boxes-eval')
 def read_tbx11k_boxes_eval(root: Path) -> list[dict]:
     """The boxed TBX11K films of the ``'eval'`` half (``ROOT/TB/*.png`` + ``ROOT/boxes.csv``):
-    the ones ``PasteLesionPatches`` never cuts lesions from (``mmtb.datasets.boxes``)."""
+    the ones ``PasteLesionPatches`` never cuts lesions from (``mmtb.data_prep.boxes``)."""
     return _read_boxed_tb(root, 'eval')
 
 

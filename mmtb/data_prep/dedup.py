@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from mmtb.datasets.sources import DataSourceError
+from mmtb.data_prep.sources import DataSourceError
 from mmtb.io.decode import read_grey
 
 # Why 256 bits (16x16 DCT block) and not the classic 64 (8x8): chest X-rays share one global

@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from mmtb.datasets.dedup import (
+from mmtb.data_prep.dedup import (
     DedupResult,
     Fingerprints,
     compute_fingerprints,
     group_duplicates,
     resolve_groups,
 )
-from mmtb.datasets.sources import CLASSES, DataSourceError
+from mmtb.data_prep.sources import CLASSES, DataSourceError
 
 META_DIR = 'meta'
 
@@ -144,7 +144,7 @@ def hold_out_split(records: Sequence[dict], source: str, val_ratio: float = 0.0,
 
 def deduplicate_for_hold_out(records: Sequence[dict], source: str, near_threshold: int,
                              progress: bool = True) -> DedupResult:
-    """Like :func:`mmtb.datasets.dedup.deduplicate`, but a held-out image always survives.
+    """Like :func:`mmtb.data_prep.dedup.deduplicate`, but a held-out image always survives.
 
     The held-out source must reach the test set whole, so when one of its images has a twin in
     a training source the training copy is the one dropped - even when it is larger, which the
