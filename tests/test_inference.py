@@ -11,7 +11,7 @@ import torch
 from conftest import CAM_SIZE, REPO, load_script, synthetic_xray
 from PIL import Image
 
-import mmtb.apis.inference as inference
+import mmtb.apis.checkpoints as checkpoints
 from mmtb.apis import (
     CheckpointLoadError,
     GradCAMExplainer,
@@ -194,7 +194,7 @@ def test_threshold_sources(model_copy):
 
 def test_default_model(model_copy, tmp_path_factory, monkeypatch):
     missing = tmp_path_factory.mktemp('empty') / 'default'
-    monkeypatch.setattr(inference, 'DEFAULT_MODEL_DIR', missing)
+    monkeypatch.setattr(checkpoints, 'DEFAULT_MODEL_DIR', missing)
     with pytest.raises(ModelNotFoundError, match='no default model shipped.*--checkpoint'):
         TBScreener()
     assert list_checkpoints(missing) == []
@@ -203,7 +203,7 @@ def test_default_model(model_copy, tmp_path_factory, monkeypatch):
     next(model_copy.glob('*.py')).rename(model_copy / 'config.py')
     (model_copy / 'operating_point.json').write_text(json.dumps({'threshold': 0.35}))
     (model_copy / 'model_card.md').write_text('# tiny\n')
-    monkeypatch.setattr(inference, 'DEFAULT_MODEL_DIR', model_copy)
+    monkeypatch.setattr(checkpoints, 'DEFAULT_MODEL_DIR', model_copy)
     s = TBScreener()
     assert s.name == 'default' and s.threshold == 0.35
     assert s.card_path == model_copy / 'model_card.md'

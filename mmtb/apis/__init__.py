@@ -5,17 +5,15 @@ from .cam import (
     default_target_layer,
     default_target_layers,
 )
-from .inference import (
+from .checkpoints import (
     DEFAULT_MODEL_DIR,
     CheckpointLoadError,
     ModelNotFoundError,
-    Prediction,
-    TBScreener,
-    cam_scale_bar,
     list_checkpoints,
-    overlay_cam,
-    read_operating_point,
 )
+from .operating_point import read_operating_point
+from .overlay import cam_scale_bar, overlay_cam
+from .screener import Prediction, TBScreener
 from .triage import (
     NOT_SCREENED,
     borderline_band,

@@ -40,7 +40,7 @@ import torch
 from mmpretrain.apis import ImageClassificationInferencer
 
 from mmtb.apis import DEFAULT_MODEL_DIR, TBScreener
-from mmtb.apis.inference import config_beside
+from mmtb.apis.checkpoints import config_beside
 from mmtb.utils import load_config
 from mmtb.utils.benchmark import stock_pipeline
 
