@@ -1,5 +1,15 @@
 """mmtb: tuberculosis screening on chest X-rays, built on MMPretrain."""
+from pathlib import Path
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+HERE = Path(__file__).resolve().parent
+# The shipped default model: one copy in git (checkpoints/default), copied into the package at
+# build time as mmtb/.mim/checkpoints/default (OpenMMLab packages ship configs under .mim), where
+# mmtb.apis.checkpoints finds it after a non-editable install.
+DEFAULT_MODEL = Path('checkpoints', 'default')
+PACKAGED_DEFAULT_MODEL = Path('mmtb', '.mim', 'checkpoints', 'default')
 
 # Pinned to versions tested together: mmpretrain 1.2.0 refuses mmcv 2.2, and
 # mmcv-lite avoids compiling CUDA ops this project does not use.
@@ -33,6 +43,22 @@ INSTALL_REQUIRES = [
     'onnxruntime==1.32.0',
 ]
 
+
+
+class BuildPyWithDefaultModel(build_py):
+    """build_py that also copies the default model folder into the built package."""
+
+    def run(self):
+        super().run()
+        source = HERE / DEFAULT_MODEL
+        if not source.is_dir():  # e.g. a fork without a shipped model: mmtb says so at use
+            return
+        target = Path(self.build_lib) / PACKAGED_DEFAULT_MODEL
+        self.mkpath(str(target))
+        for path in sorted(p for p in source.iterdir() if p.is_file()):
+            self.copy_file(str(path), str(target / path.name))
+
+
 setup(
     name='mmtb',
     version='0.1.0',
@@ -42,6 +68,7 @@ setup(
     python_requires='>=3.10',
     packages=find_packages(include=['mmtb', 'mmtb.*']),
     include_package_data=True,
+    cmdclass={'build_py': BuildPyWithDefaultModel},
     install_requires=INSTALL_REQUIRES,
     extras_require={'tests': ['pytest==9.0.3', 'ruff==0.17.6']},
     license='Apache-2.0',

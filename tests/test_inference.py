@@ -212,6 +212,35 @@ def test_default_model(model_copy, tmp_path_factory, monkeypatch):
         checkpoint=str(model_copy / 'model.pth'))
 
 
+def test_the_default_model_can_be_named_by_the_environment(model_copy, tmp_path_factory,
+                                                          monkeypatch):
+    """MMTB_DEFAULT_MODEL (a folder with config.py + model.pth) wins over the shipped copy; a
+    folder without them is a clear error naming the variable, never the shipped model."""
+    next(model_copy.glob('*.py')).rename(model_copy / 'config.py')
+    monkeypatch.setenv(checkpoints.MODEL_ENV, str(model_copy))
+    s = TBScreener()
+    assert s.name == 'default' and s.checkpoint_path == model_copy / 'model.pth'
+    assert list_checkpoints(tmp_path_factory.mktemp('none'))[0]['config'] == str(
+        model_copy / 'config.py')
+    empty = tmp_path_factory.mktemp('empty')
+    monkeypatch.setenv(checkpoints.MODEL_ENV, str(empty))
+    with pytest.raises(ModelNotFoundError, match=f'--checkpoint.*MMTB_DEFAULT_MODEL={empty}'):
+        TBScreener()
+    assert list_checkpoints(empty) == []
+
+
+def test_the_shipped_default_is_found_without_the_repository_layout(tmp_path, monkeypatch):
+    """A wheel ships the default as package data (mmtb/.mim/checkpoints/default, copied by
+    setup.py): found there first, so a non-editable install works from any directory."""
+    packaged = tmp_path / '.mim' / 'checkpoints' / 'default'
+    packaged.mkdir(parents=True)
+    (packaged / 'model.pth').write_bytes(b'')
+    monkeypatch.setattr(checkpoints, 'PACKAGE_MODEL_DIR', packaged)
+    assert checkpoints._shipped_model_dir() == packaged
+    monkeypatch.setattr(checkpoints, 'PACKAGE_MODEL_DIR', tmp_path / 'not_built')
+    assert checkpoints._shipped_model_dir() == REPO / 'checkpoints' / 'default'  # source tree
+
+
 def test_the_shipped_default_model_loads_and_screens():
     """The committed checkpoints/default: weights-only loading, its own threshold, a P(TB) and
     a Grad-CAM map for a generated image (what the app does first)."""

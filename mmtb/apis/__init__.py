@@ -9,6 +9,7 @@ from .checkpoints import (
     DEFAULT_MODEL_DIR,
     CheckpointLoadError,
     ModelNotFoundError,
+    default_model_dir,
     list_checkpoints,
 )
 from .operating_point import read_operating_point
@@ -25,8 +26,9 @@ from .triage import (
 
 __all__ = [
     'CheckpointLoadError', 'DEFAULT_MODEL_DIR', 'GradCAMExplainer', 'ModelNotFoundError',
-    'Prediction', 'TBScreener', 'backbone_last_stage', 'default_target_layer',
-    'default_target_layers', 'list_checkpoints', 'overlay_cam', 'read_operating_point',
+    'Prediction', 'TBScreener', 'backbone_last_stage', 'default_model_dir',
+    'default_target_layer', 'default_target_layers', 'list_checkpoints', 'overlay_cam',
+    'read_operating_point',
     'NOT_SCREENED', 'borderline_band', 'cam_scale_bar', 'clinician_summary', 'is_borderline',
     'operating_point_sentence', 'screening_refusal'
 ]

@@ -1,21 +1,46 @@
 """Checkpoint discovery: the shipped default model, the checkpoint and config of a work dir,
-the models the app lists, and the errors that say what to pass when none is usable."""
+the models the app lists, and the errors that say what to pass when none is usable.
+
+The default model is a folder holding ``config.py`` + ``model.pth`` (+ ``operating_point.json``
+and ``model_card.md``), found in this order:
+
+1. the folder named by the environment variable ``MMTB_DEFAULT_MODEL``;
+2. the package's own copy, ``mmtb/.mim/checkpoints/default`` (package data: ``setup.py``
+   copies the repository's ``checkpoints/default`` there when it builds a wheel, as
+   OpenMMLab packages ship their configs under ``.mim``);
+3. in a source checkout (an editable install, or ``PYTHONPATH`` on the repository), the
+   repository's ``checkpoints/default``, the one copy kept in git.
+"""
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import re
 import zipfile
 from pathlib import Path
 from typing import Optional
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL_DIR = REPO / 'checkpoints' / 'default'
-NO_DEFAULT_MODEL = ('no default model shipped; pass --checkpoint (a shipped model would be '
-                    'checkpoints/default/config.py + model.pth)')
+MODEL_ENV = 'MMTB_DEFAULT_MODEL'
+PACKAGE_MODEL_DIR = Path(__file__).resolve().parents[1] / '.mim' / 'checkpoints' / 'default'
+REPO = Path(__file__).resolve().parents[2]  # the source checkout, when mmtb is imported from one
 
-__all__ = ['CheckpointLoadError', 'DEFAULT_MODEL_DIR', 'ModelNotFoundError', 'checkpoint_in',
-           'checkpoint_version', 'config_beside', 'list_checkpoints']
+
+def _shipped_model_dir() -> Path:
+    """The package's copy of the default model, else a source checkout's."""
+    in_source_checkout = (REPO / 'setup.py').is_file()
+    if (PACKAGE_MODEL_DIR / 'model.pth').is_file() or not in_source_checkout:
+        return PACKAGE_MODEL_DIR
+    return REPO / 'checkpoints' / 'default'
+
+
+DEFAULT_MODEL_DIR = _shipped_model_dir()
+NO_DEFAULT_MODEL = (f'no default model shipped; pass --checkpoint, or set {MODEL_ENV} to a '
+                    'folder holding config.py + model.pth (+ operating_point.json)')
+
+__all__ = ['CheckpointLoadError', 'DEFAULT_MODEL_DIR', 'MODEL_ENV', 'ModelNotFoundError',
+           'checkpoint_in', 'checkpoint_version', 'config_beside', 'default_model',
+           'default_model_dir', 'list_checkpoints']
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -36,6 +61,25 @@ def _unreadable(checkpoint, error: BaseException) -> CheckpointLoadError:
     return CheckpointLoadError(
         f'{checkpoint} is not a readable mmengine checkpoint ({type(error).__name__}): the file '
         'is corrupt, truncated, not a checkpoint, or holds objects mmtb does not load')
+
+
+def default_model_dir() -> Path:
+    """Where the default model is looked for: ``$MMTB_DEFAULT_MODEL``, else the shipped copy
+    (read at every call, so a server or test can point it elsewhere)."""
+    folder = os.environ.get(MODEL_ENV)
+    return Path(folder).expanduser() if folder else DEFAULT_MODEL_DIR
+
+
+def default_model() -> tuple[Path, Path]:
+    """(config.py, model.pth) of the default model; ModelNotFoundError says what to pass."""
+    folder = default_model_dir()
+    config, checkpoint = folder / 'config.py', folder / 'model.pth'
+    if config.is_file() and checkpoint.is_file():
+        return config, checkpoint
+    if os.environ.get(MODEL_ENV):
+        raise ModelNotFoundError(f'no default model shipped; pass --checkpoint ({MODEL_ENV}='
+                                 f'{folder} holds no config.py + model.pth)')
+    raise ModelNotFoundError(NO_DEFAULT_MODEL)
 
 
 def checkpoint_version(checkpoint: Optional[Path]) -> str:
@@ -87,8 +131,11 @@ def list_checkpoints(work_dirs='work_dirs') -> list[dict]:
     ``work_dirs/*/`` holding a config ``.py`` and a ``.pth``, as
     ``{'name', 'config', 'checkpoint'}`` (paths as strings)."""
     models = []
-    default_config, default_ckpt = DEFAULT_MODEL_DIR / 'config.py', DEFAULT_MODEL_DIR / 'model.pth'
-    if default_config.is_file() and default_ckpt.is_file():
+    try:
+        default_config, default_ckpt = default_model()
+    except ModelNotFoundError:
+        pass
+    else:
         models.append(dict(name='default', config=str(default_config),
                            checkpoint=str(default_ckpt)))
     root = Path(work_dirs)

@@ -28,15 +28,15 @@ from mmpretrain.apis import ImageClassificationInferencer
 from mmpretrain.datasets.transforms import PackInputs
 
 import mmtb  # noqa: F401  (registers mmtb's modules; allow-lists mmengine checkpoints)
-from mmtb.apis import checkpoints
 from mmtb.apis.cam import GradCAMExplainer, default_target_layers, member_crop_boxes
 from mmtb.apis.checkpoints import (
     _UNREADABLE_CHECKPOINT,
-    NO_DEFAULT_MODEL,
     ModelNotFoundError,
     _unreadable,
     checkpoint_version,
     config_beside,
+    default_model,
+    default_model_dir,
 )
 from mmtb.apis.operating_point import operating_point_of, resolve_threshold
 from mmtb.apis.triage import borderline_band, is_borderline
@@ -122,7 +122,8 @@ class TBScreener(ScreenerDecisions):
         config: config file (or a loaded mmengine ``Config``); None -> the config beside
             ``checkpoint`` (the one mmengine wrote into its work dir), or the shipped default
             model when ``checkpoint`` is None too.
-        checkpoint: ``.pth`` file; None -> the shipped default model (``DEFAULT_MODEL_DIR``).
+        checkpoint: ``.pth`` file; None -> the default model (``$MMTB_DEFAULT_MODEL``, else the
+            shipped copy: :func:`mmtb.apis.checkpoints.default_model`).
         threshold: None -> ``operating_point.json`` beside the checkpoint if present, else 0.5;
             a number; a path to an operating-point JSON (see :func:`read_operating_point`); or
             such a JSON already parsed (a dict).
@@ -147,7 +148,7 @@ class TBScreener(ScreenerDecisions):
         self.version = checkpoint_version(checkpoint)
         self.device = torch.device(device)
         self.bf16 = bool(bf16)
-        if self.config_path == checkpoints.DEFAULT_MODEL_DIR / 'config.py':
+        if self.config_path == default_model_dir() / 'config.py':
             self.name = 'default'
         else:
             self.name = self.config_path.stem
@@ -181,11 +182,7 @@ class TBScreener(ScreenerDecisions):
     @staticmethod
     def _resolve_model(config, checkpoint, random_weights):
         if config is None and checkpoint is None:
-            default = checkpoints.DEFAULT_MODEL_DIR
-            config, checkpoint = default / 'config.py', default / 'model.pth'
-            if not (config.is_file() and checkpoint.is_file()):
-                raise ModelNotFoundError(NO_DEFAULT_MODEL)
-            return config, checkpoint
+            return default_model()
         if checkpoint is not None:
             checkpoint = Path(checkpoint)
             if not checkpoint.is_file():
