@@ -8,9 +8,9 @@ Writes into ``--out``: ``model.pth`` (weights and class names only: no optimizer
 under weights-only ``torch.load``), ``config.py`` (the trained config), ``operating_point.json``
 (the threshold reaching 90 % sensitivity on the internal test split; with
 ``--sensitivity-confidence 0.95``, the threshold where 90 % is the sensitivity's lower 95 %
-confidence bound), the evaluation JSONs of
-the PUBLISHED weights made by ``tools/test.py`` (internal split, then each external set with
-that threshold unchanged) with their per-image scores, a simulation of local calibration on
+confidence bound), the evaluation JSONs of the PUBLISHED weights made by :mod:`mmtb.apis.test`
+(``tools/test.py``'s library side; internal split, then each external set with that threshold
+unchanged) with their per-image scores, a simulation of local calibration on
 each external set, ROC plots (``roc_<set>.png``, the operating point marked) and
 ``model_card.md`` rendered from those files only. A TB-only external set (e.g. TBX11K) gets
 sensitivity per TB kind instead of AUC; a ``cam_localization.json`` in ``--out`` (written by
@@ -94,7 +94,9 @@ def write_config(config: Path, out: Path, img_size=None) -> Config:
 
 def evaluate(out: Path, name: str, img_size, data_root=None, threshold=None) -> dict:
     result_file = out / f'eval_{name}.json'
-    cmd = [sys.executable, str(REPO / 'tools' / 'test.py'), str(out / 'config.py'),
+    # mmtb.apis.test (tools/test.py's library side) in its own process: one clean Runner and
+    # log per evaluation
+    cmd = [sys.executable, '-m', 'mmtb.apis.test', str(out / 'config.py'),
            str(out / 'model.pth'), '--work-dir', tempfile.mkdtemp(prefix='mmtb_publish_'),
            '--out', str(result_file), '--scores', str(out / f'scores_{name}.csv')]
     if img_size:
