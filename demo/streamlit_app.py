@@ -59,7 +59,7 @@ from mmtb.apis import (  # noqa: E402
     overlay_cam,
     screening_refusal,
 )
-from mmtb.apis.inference import parse_operating_point  # noqa: E402
+from mmtb.apis.operating_point import parse_operating_point  # noqa: E402
 from mmtb.apis.report import ReportInfo, build_report  # noqa: E402
 from mmtb.apis.triage import CAM_CAPTION, outside_lung_notice  # noqa: E402
 from mmtb.io.decode import MIN_SIDE, XrayDecodeError  # noqa: E402

@@ -336,7 +336,7 @@ def test_robust_config_pipelines_run_on_an_image_file(config, png_file):
 def test_grad_cam_of_a_cropping_config_lands_inside_the_crop():
     """The model only sees the lung crop, so its heat map must sit on the crop, not be
     stretched over the whole image."""
-    from mmtb.apis.inference import TBScreener
+    from mmtb.apis import TBScreener
     img, _ = chest_in_border(215)  # 176 px: the input size below, so pixels map 1:1
     screener = TBScreener(config=load_config(str(ROBUST_CONFIG), img_size=img.shape[0]),
                           random_weights=True)

@@ -7,8 +7,7 @@ import pytest
 import torch
 from conftest import REPO, SHARED_DATA, load_script, requires_shared_data, run_tool, synthetic_xray
 
-from mmtb.apis import TBScreener
-from mmtb.apis.inference import DEFAULT_MODEL_DIR
+from mmtb.apis import DEFAULT_MODEL_DIR, TBScreener
 from mmtb.deployment import NO_CAM, OnnxScreener, export_onnx, load_screener, read_metadata
 from mmtb.io.decode import decode_xray
 from mmtb.utils import load_config

@@ -9,7 +9,7 @@ from mmengine.config import Config
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from mmtb.apis.inference import DEFAULT_MODEL_DIR
+from mmtb.apis import DEFAULT_MODEL_DIR
 from mmtb.datasets import SoftTargetDataset
 from mmtb.datasets.soft_targets import UNLABELLED
 from mmtb.models.classifiers.distill import soft_target_kl, tempered_teacher

@@ -11,7 +11,7 @@ import torch
 from conftest import CAM_SIZE, REPO, load_script, synthetic_xray
 from PIL import Image
 
-import mmtb.apis.inference as inference
+import mmtb.apis.checkpoints as checkpoints
 from mmtb.apis import (
     CheckpointLoadError,
     GradCAMExplainer,
@@ -194,7 +194,7 @@ def test_threshold_sources(model_copy):
 
 def test_default_model(model_copy, tmp_path_factory, monkeypatch):
     missing = tmp_path_factory.mktemp('empty') / 'default'
-    monkeypatch.setattr(inference, 'DEFAULT_MODEL_DIR', missing)
+    monkeypatch.setattr(checkpoints, 'DEFAULT_MODEL_DIR', missing)
     with pytest.raises(ModelNotFoundError, match='no default model shipped.*--checkpoint'):
         TBScreener()
     assert list_checkpoints(missing) == []
@@ -203,13 +203,42 @@ def test_default_model(model_copy, tmp_path_factory, monkeypatch):
     next(model_copy.glob('*.py')).rename(model_copy / 'config.py')
     (model_copy / 'operating_point.json').write_text(json.dumps({'threshold': 0.35}))
     (model_copy / 'model_card.md').write_text('# tiny\n')
-    monkeypatch.setattr(inference, 'DEFAULT_MODEL_DIR', model_copy)
+    monkeypatch.setattr(checkpoints, 'DEFAULT_MODEL_DIR', model_copy)
     s = TBScreener()
     assert s.name == 'default' and s.threshold == 0.35
     assert s.card_path == model_copy / 'model_card.md'
     assert list_checkpoints(missing)[0] == dict(
         name='default', config=str(model_copy / 'config.py'),
         checkpoint=str(model_copy / 'model.pth'))
+
+
+def test_the_default_model_can_be_named_by_the_environment(model_copy, tmp_path_factory,
+                                                          monkeypatch):
+    """MMTB_DEFAULT_MODEL (a folder with config.py + model.pth) wins over the shipped copy; a
+    folder without them is a clear error naming the variable, never the shipped model."""
+    next(model_copy.glob('*.py')).rename(model_copy / 'config.py')
+    monkeypatch.setenv(checkpoints.MODEL_ENV, str(model_copy))
+    s = TBScreener()
+    assert s.name == 'default' and s.checkpoint_path == model_copy / 'model.pth'
+    assert list_checkpoints(tmp_path_factory.mktemp('none'))[0]['config'] == str(
+        model_copy / 'config.py')
+    empty = tmp_path_factory.mktemp('empty')
+    monkeypatch.setenv(checkpoints.MODEL_ENV, str(empty))
+    with pytest.raises(ModelNotFoundError, match=f'--checkpoint.*MMTB_DEFAULT_MODEL={empty}'):
+        TBScreener()
+    assert list_checkpoints(empty) == []
+
+
+def test_the_shipped_default_is_found_without_the_repository_layout(tmp_path, monkeypatch):
+    """A wheel ships the default as package data (mmtb/.mim/checkpoints/default, copied by
+    setup.py): found there first, so a non-editable install works from any directory."""
+    packaged = tmp_path / '.mim' / 'checkpoints' / 'default'
+    packaged.mkdir(parents=True)
+    (packaged / 'model.pth').write_bytes(b'')
+    monkeypatch.setattr(checkpoints, 'PACKAGE_MODEL_DIR', packaged)
+    assert checkpoints._shipped_model_dir() == packaged
+    monkeypatch.setattr(checkpoints, 'PACKAGE_MODEL_DIR', tmp_path / 'not_built')
+    assert checkpoints._shipped_model_dir() == REPO / 'checkpoints' / 'default'  # source tree
 
 
 def test_the_shipped_default_model_loads_and_screens():

@@ -124,3 +124,34 @@ def test_card_shows_tb_only_sets_heat_maps_and_roc_plots(tmp_path):
     point = plot_roc(scores, labels, 0.5, 'test', tmp_path / 'roc.png')
     assert (tmp_path / 'roc.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert 0 <= point['specificity'] <= 1 and point['sensitivity'] == 1.0
+
+
+def test_the_shipped_card_renders_byte_identical_from_its_files():
+    """checkpoints/default/model_card.md is the template (mmtb/apis/templates/model_card.md)
+    rendered from the committed JSONs, config and weights beside it; only what the publisher
+    was told on its command line (name, notes, date) is read back from the card."""
+    import re
+
+    import torch
+
+    from mmtb.apis.model_card import card_inputs, render_card
+    from mmtb.utils.compact_weights import SCALE_SUFFIX
+    folder = REPO / 'checkpoints' / 'default'
+    card = (folder / 'model_card.md').read_text()
+    inputs = card_inputs(folder)
+    published = torch.load(folder / 'model.pth', map_location='cpu', mmap=True)
+    state = published['state_dict']
+    source = dict(members=published['meta'].get('seed_ensemble', []),
+                  fp16=any(v.dtype == torch.float16 for v in state.values()),
+                  int8=any(k.endswith(SCALE_SUFFIX) for k in state))
+    lines = card.splitlines()
+    last_fixed = lines.index('- Grad-CAM maps show where the score came from, not where the '
+                             'disease is.')
+    roc_plots = {n: f'roc_{n}.png' for n in ['internal', *inputs['externals']]
+                 if (folder / f'roc_{n}.png').is_file()}
+    rendered = render_card(
+        lines[0].removeprefix('# Model card: '), inputs['cfg'], source, inputs['internal'],
+        inputs['externals'], inputs['point'], inputs['sha256'], inputs['local_calibration'],
+        [line[2:] for line in lines[last_fixed + 1:-1]], roc_plots, inputs['cam'],
+        published=re.fullmatch(r'- Published (\S+) by .*', lines[-1]).group(1))
+    assert rendered == card

@@ -127,3 +127,19 @@ def test_table_shows_sensitivity_per_kind_for_a_tb_only_set(tmp_path):
     assert row['tbx11k Sens active'] == '45.3 (40.0-50.7)'
     assert not [column for column in row if column.startswith('tbx11k') and (
         'AUC' in column or 'Spec' in column or 'WHO' in column)]
+
+
+def test_the_library_never_runs_a_tools_script():
+    """mmtb's subprocesses run library entry points (python -m mmtb...), never a tools/ path:
+    tools/ are thin wrappers that a pip-installed mmtb does not have."""
+    import ast
+    for path in sorted((REPO / 'mmtb').rglob('*.py')):
+        tree = ast.parse(path.read_text())
+        calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+                 and isinstance(node.func, ast.Attribute)
+                 and getattr(node.func.value, 'id', None) in ('subprocess', 'os')]
+        for call in calls:
+            for const in (n for n in ast.walk(call) if isinstance(n, ast.Constant)):
+                value = str(const.value)
+                assert value != 'tools' and not value.startswith('tools/'), (
+                    f'{path.relative_to(REPO)}:{call.lineno} runs a tools/ script')

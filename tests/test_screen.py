@@ -9,7 +9,8 @@ import pytest
 from conftest import load_script, run_tool, synthetic_xray
 from PIL import Image
 
-import mmtb.apis.inference as inference
+import mmtb.apis.checkpoints as checkpoints
+from mmtb.apis import TBScreener
 
 pytestmark = pytest.mark.usefixtures('one_thread')  # conftest: one torch thread
 
@@ -81,7 +82,7 @@ def test_batched_probabilities_match_the_app(tiny_checkpoint, scans, tmp_path):
                                                   str(tiny_checkpoint.checkpoint),
                                                   '--threshold', '0.25']) == 0
     rows = read_rows(out)
-    screener = inference.TBScreener(checkpoint=tiny_checkpoint.checkpoint, threshold=0.25)
+    screener = TBScreener(checkpoint=tiny_checkpoint.checkpoint, threshold=0.25)
     for path in good:
         expected = screener.predict_source(path)
         row = rows[str(path)]
@@ -105,7 +106,7 @@ def test_screen_exits_1_when_nothing_can_be_read(tiny_checkpoint, scans, tmp_pat
 
 def test_screen_without_a_model_says_so(scans, tmp_path, monkeypatch, capsys):
     root, _, _ = scans
-    monkeypatch.setattr(inference, 'DEFAULT_MODEL_DIR', tmp_path / 'no_default')
+    monkeypatch.setattr(checkpoints, 'DEFAULT_MODEL_DIR', tmp_path / 'no_default')
     assert load_screen().main([str(root), '--out', str(tmp_path / 'r.csv')]) == 1
     assert 'no default model shipped; pass --checkpoint' in capsys.readouterr().err
 

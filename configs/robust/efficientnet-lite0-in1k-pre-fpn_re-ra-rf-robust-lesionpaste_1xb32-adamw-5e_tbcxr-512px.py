@@ -1,7 +1,7 @@
 # Issue #16: all five cue steps (-robust) plus lesion-aware augmentation: TBX11K's boxed lesions
 # pasted into training X-rays (label -> TB) and their mirrored lesion-free controls pasted at the
 # same places (label kept), so TBX11K texture appears in both classes. Only the 'patch' half of
-# the boxed films is used (mmtb.datasets.boxes.lesion_split); the 'eval' half stays unseen.
+# the boxed films is used (mmtb.data_prep.boxes.lesion_split); the 'eval' half stays unseen.
 _base_ = ['./efficientnet-lite0-in1k-pre-fpn_re-ra-rf-robust_1xb32-adamw-5e_tbcxr-512px.py']
 
 # TBX11K at 256 px: TB/*.png + boxes.csv (file,kind,x0,y0,x1,y1); see docs for the download

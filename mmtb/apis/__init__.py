@@ -5,17 +5,16 @@ from .cam import (
     default_target_layer,
     default_target_layers,
 )
-from .inference import (
+from .checkpoints import (
     DEFAULT_MODEL_DIR,
     CheckpointLoadError,
     ModelNotFoundError,
-    Prediction,
-    TBScreener,
-    cam_scale_bar,
+    default_model_dir,
     list_checkpoints,
-    overlay_cam,
-    read_operating_point,
 )
+from .operating_point import read_operating_point
+from .overlay import cam_scale_bar, overlay_cam
+from .screener import Prediction, TBScreener
 from .triage import (
     NOT_SCREENED,
     borderline_band,
@@ -27,8 +26,9 @@ from .triage import (
 
 __all__ = [
     'CheckpointLoadError', 'DEFAULT_MODEL_DIR', 'GradCAMExplainer', 'ModelNotFoundError',
-    'Prediction', 'TBScreener', 'backbone_last_stage', 'default_target_layer',
-    'default_target_layers', 'list_checkpoints', 'overlay_cam', 'read_operating_point',
+    'Prediction', 'TBScreener', 'backbone_last_stage', 'default_model_dir',
+    'default_target_layer', 'default_target_layers', 'list_checkpoints', 'overlay_cam',
+    'read_operating_point',
     'NOT_SCREENED', 'borderline_band', 'cam_scale_bar', 'clinician_summary', 'is_borderline',
     'operating_point_sentence', 'screening_refusal'
 ]

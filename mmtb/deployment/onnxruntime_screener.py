@@ -20,14 +20,13 @@ from mmpretrain.datasets import remove_transform
 from mmpretrain.registry import TRANSFORMS
 
 import mmtb  # noqa: F401  (registers mmtb's transforms, which the embedded config uses)
-from mmtb.apis.inference import (
+from mmtb.apis.checkpoints import ModelNotFoundError
+from mmtb.apis.operating_point import operating_point_of, resolve_threshold
+from mmtb.apis.screener import (
     RANDOM_WEIGHTS_WARNING,
-    ModelNotFoundError,
     Prediction,
     ScreenerDecisions,
     TBScreener,
-    operating_point_of,
-    resolve_threshold,
 )
 from mmtb.apis.triage import borderline_band
 

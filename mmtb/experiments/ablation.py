@@ -1,8 +1,10 @@
 """Run configs one after another: train (or skip / resume), test internally and externally.
 
-Each run is a subprocess of ``tools/train.py`` / ``tools/test.py``, so a crash in one run is
-recorded and the grid goes on; the work dir tells what is already done, so running the grid
-again skips finished runs and resumes an interrupted one. Logs and metrics of every run are
+Each training and test is a subprocess running the library's entry points
+(``python -m mmtb.apis.train`` / ``mmtb.apis.test``, the command lines of ``tools/train.py`` /
+``tools/test.py``), so a crash in one run is recorded and the grid goes on; the work dir tells
+what is already done, so running the grid again skips finished runs and resumes an
+interrupted one. Logs and metrics of every run are
 copied into a results folder that is committed beside the table it produces.
 
 The operating threshold (90 % sensitivity) that external sets are scored at is chosen on the
@@ -20,7 +22,6 @@ from typing import Dict, List, Optional
 
 from mmtb.utils.config import load_config, run_name
 
-REPO = Path(__file__).resolve().parents[2]
 THRESHOLD_SPLITS = ('test', 'val')
 
 
@@ -32,7 +33,7 @@ def external_set(spec: str) -> tuple:
         raise ValueError(spec)
     return name, root
 VAL_ANN_FILE = 'meta/val.json'
-# tools/test.py's Runner dumps its config (data root and ann_file overrides included) into its
+# the test's Runner dumps its config (data root and ann_file overrides included) into its
 # work dir; testing in a sub-folder keeps the trained config, which every later evaluation and
 # val_data_root() read, from being overwritten by the last test's settings.
 EVAL_SUBDIR = 'test'
@@ -81,12 +82,13 @@ class AblationRun:
         return args
 
 
-def _tool(script: str, args: List[str], log: Path) -> int:
-    """Run a tools/ script as its own process, appending its output to ``log``."""
+def _run_entry_point(module: str, args: List[str], log: Path) -> int:
+    """Run ``python -m <module>`` (an mmtb entry point) as its own process from the working
+    directory, appending its output to ``log``."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, 'a') as out:
-        return subprocess.call([sys.executable, str(REPO / 'tools' / script), *args],
-                               stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+        return subprocess.call([sys.executable, '-m', module, *args],
+                               stdout=out, stderr=subprocess.STDOUT)
 
 
 def train(run: AblationRun, extra_args: List[str]) -> bool:
@@ -102,7 +104,8 @@ def train(run: AblationRun, extra_args: List[str]) -> bool:
         args.append('--resume')
     if run.seed is not None:
         args += ['--cfg-options', f'randomness.seed={run.seed}']
-    rc = _tool('train.py', [run.config, *args], run.work_dir / 'ablation_train.log')
+    rc = _run_entry_point('mmtb.apis.train', [run.config, *args],
+                          run.work_dir / 'ablation_train.log')
     return rc == 0 and run.final_checkpoint().is_file()
 
 
@@ -120,7 +123,7 @@ def evaluate(run: AblationRun, name: str, data_root: Optional[str] = None,
         args += ['--operating-threshold', repr(operating_threshold)]
     if ann_file:
         args += ['--cfg-options', f'test_dataloader.dataset.ann_file={ann_file}']
-    rc = _tool('test.py', args, run.work_dir / 'ablation_test.log')
+    rc = _run_entry_point('mmtb.apis.test', args, run.work_dir / 'ablation_test.log')
     if rc != 0 or not out.is_file():
         return None
     return json.loads(out.read_text())['metrics']
@@ -154,7 +157,7 @@ def evaluate_validation(run: AblationRun) -> Optional[dict]:
     Returns None (and sets the run's status) when that split is missing or the test fails.
     """
     root = run.val_data_root()
-    if not (REPO / root / VAL_ANN_FILE).is_file():
+    if not (Path(root) / VAL_ANN_FILE).is_file():
         run.status = (f'failed: no {VAL_ANN_FILE} in {root} '
                       '(convert it with prepare_tbcxr.py --val-ratio)')
         return None

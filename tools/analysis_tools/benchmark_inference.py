@@ -39,8 +39,8 @@ import numpy as np
 import torch
 from mmpretrain.apis import ImageClassificationInferencer
 
-from mmtb.apis import DEFAULT_MODEL_DIR, TBScreener
-from mmtb.apis.inference import config_beside
+from mmtb.apis import ModelNotFoundError, TBScreener
+from mmtb.apis.checkpoints import config_beside, default_model
 from mmtb.utils import load_config
 from mmtb.utils.benchmark import stock_pipeline
 
@@ -88,9 +88,9 @@ def timed(fn, repeats: int, warmup: int = 2) -> list[float]:
 
 def load_screener(args) -> TBScreener:
     if args.config is None and args.checkpoint is None:
-        if (DEFAULT_MODEL_DIR / 'model.pth').is_file():
-            config, checkpoint = DEFAULT_MODEL_DIR / 'config.py', DEFAULT_MODEL_DIR / 'model.pth'
-        else:
+        try:
+            config, checkpoint = default_model()
+        except ModelNotFoundError:
             config, checkpoint = Path(DEFAULT_CONFIG), None
     else:
         config = Path(args.config) if args.config else None

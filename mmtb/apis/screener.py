@@ -7,69 +7,47 @@ here resizes or normalises by hand. Files and bytes are decoded by
 mmpretrain's ``ImageClassificationInferencer``, whose pipeline is the config's test pipeline
 (``LoadGreyXray`` resizes and replicates the grey image); the model's own data_preprocessor
 normalises. Grad-CAM reuses that same pipeline and data_preprocessor (see :mod:`mmtb.apis.cam`).
+
+Thresholds come from :mod:`mmtb.apis.operating_point`, checkpoints and the default model from
+:mod:`mmtb.apis.checkpoints`, heat-map overlays from :mod:`mmtb.apis.overlay`.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import math
-import pickle
-import re
 import sys
-import zipfile
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-import cv2
 import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmpretrain.apis import ImageClassificationInferencer
 from mmpretrain.datasets.transforms import PackInputs
-from pytorch_grad_cam.utils.image import show_cam_on_image
 
 import mmtb  # noqa: F401  (registers mmtb's modules; allow-lists mmengine checkpoints)
 from mmtb.apis.cam import GradCAMExplainer, default_target_layers, member_crop_boxes
+from mmtb.apis.checkpoints import (
+    _UNREADABLE_CHECKPOINT,
+    ModelNotFoundError,
+    _unreadable,
+    checkpoint_version,
+    config_beside,
+    default_model,
+    default_model_dir,
+)
+from mmtb.apis.operating_point import operating_point_of, resolve_threshold
 from mmtb.apis.triage import borderline_band, is_borderline
 from mmtb.engine.hooks.channels_last import to_channels_last
 from mmtb.io.decode import DecodedXray, decode_xray
 from mmtb.utils import input_size_of
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL_DIR = REPO / 'checkpoints' / 'default'
-NO_DEFAULT_MODEL = ('no default model shipped; pass --checkpoint (a shipped model would be '
-                    'checkpoints/default/config.py + model.pth)')
 TB_CLASS = 'tuberculosis'
-DEFAULT_THRESHOLD = 0.5
 RANDOM_WEIGHTS_WARNING = 'The model has random weights (benchmarking only): ignore its output.'
 
-__all__ = ['CheckpointLoadError', 'DEFAULT_MODEL_DIR', 'ModelNotFoundError', 'Prediction',
-           'TBScreener', 'cam_scale_bar', 'list_checkpoints', 'overlay_cam',
-           'read_operating_point']
-
-
-class ModelNotFoundError(FileNotFoundError):
-    """No usable config/checkpoint (e.g. no default model shipped); str(e) says what to pass."""
-
-
-class CheckpointLoadError(ValueError):
-    """A checkpoint file exists but cannot be read: corrupt, truncated, not a checkpoint, or it
-    holds objects outside the weights-only allow-list (never loaded unsafely instead)."""
-
-
-# What torch.load raises for a corrupt/truncated zip, a pickle with disallowed globals or
-# arbitrary bytes. Its own message suggests weights_only=False, unsafe advice for an upload.
-_UNREADABLE_CHECKPOINT = (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile)
-
-
-def _unreadable(checkpoint, error: BaseException) -> CheckpointLoadError:
-    return CheckpointLoadError(
-        f'{checkpoint} is not a readable mmengine checkpoint ({type(error).__name__}): the file '
-        'is corrupt, truncated, not a checkpoint, or holds objects mmtb does not load')
+__all__ = ['Prediction', 'ScreenerDecisions', 'TBScreener']
 
 
 @dataclass
@@ -84,164 +62,6 @@ class Prediction:
     borderline: bool = False  # prob_tb inside the threshold's confidence interval (triage.py)
 
 
-def read_operating_point(path) -> dict:
-    """Read an operating-point JSON (``{"threshold": 0.37, "target_sensitivity": 0.9, ...}``).
-
-    Written by calibration on a validation set; refused unless ``threshold`` is a number in
-    [0, 1], since a wrong threshold silently changes every decision.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise FileNotFoundError(f'operating-point file not found: {path}') from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f'{path} is not a readable operating-point JSON file ({e})') from None
-    return parse_operating_point(text, str(path))
-
-
-def parse_operating_point(text, where: str = 'the operating point') -> dict:
-    """``read_operating_point`` on JSON text or bytes already in memory (e.g. an upload)."""
-    try:
-        data = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f'{where} is not a readable operating-point JSON file ({e})') from None
-    if not isinstance(data, dict) or 'threshold' not in data:
-        raise ValueError(f'{where} has no "threshold" entry (an operating-point JSON looks like '
-                         '{"threshold": 0.37, "target_sensitivity": 0.9, "chosen_on": "..."})')
-    threshold = data['threshold']
-    if (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
-            or not math.isfinite(threshold) or not 0 <= threshold <= 1):
-        raise ValueError(f'{where}: "threshold" must be a number between 0 and 1, '
-                         f'got {threshold!r}')
-    data['threshold'] = float(threshold)
-    return data
-
-
-def _display_path(path: Path) -> str:
-    """``path`` relative to the working directory or the repo when inside them (for display)."""
-    path = Path(path).resolve()
-    for base in (Path.cwd(), REPO):
-        try:
-            return path.relative_to(base.resolve()).as_posix()
-        except ValueError:
-            pass
-    return str(path)
-
-
-def _checked_threshold(value: float, what: str) -> float:
-    if not math.isfinite(value) or not 0 <= value <= 1:
-        raise ValueError(f'{what} must be between 0 and 1, got {value}')
-    return float(value)
-
-
-def resolve_threshold(threshold, checkpoint: Optional[Path]) -> tuple[float, str]:
-    """(threshold, where it came from) for TBScreener's ``threshold`` argument.
-
-    A string is a path when such a file exists, else a number (so CLIs can pass
-    ``--threshold 0.4`` and ``--threshold calib.json`` alike).
-    """
-    if threshold is None:
-        beside = checkpoint.parent / 'operating_point.json' if checkpoint else None
-        if beside is not None and beside.is_file():
-            return read_operating_point(beside)['threshold'], _display_path(beside)
-        return DEFAULT_THRESHOLD, f'default {DEFAULT_THRESHOLD:g}'
-    if isinstance(threshold, dict):  # an operating point already read (e.g. uploaded)
-        point = parse_operating_point(json.dumps(threshold))
-        return point['threshold'], 'given operating point'
-    if isinstance(threshold, bool):
-        raise TypeError('threshold must be a number or a path, not a bool')
-    if isinstance(threshold, (int, float)):
-        return _checked_threshold(float(threshold), 'threshold'), f'given {threshold:g}'
-    path = Path(threshold)
-    if isinstance(threshold, str) and not path.is_file():
-        try:
-            value = float(threshold)
-        except ValueError:
-            raise FileNotFoundError(
-                f'threshold {threshold!r} is neither a number nor an existing operating-point '
-                'JSON file') from None
-        return _checked_threshold(value, 'threshold'), f'given {value:g}'
-    return read_operating_point(path)['threshold'], f'calibration: {path.name}'
-
-
-def operating_point_of(threshold, checkpoint: Optional[Path]) -> Optional[dict]:
-    """The operating-point JSON behind ``resolve_threshold``'s answer, or None for a number."""
-    if threshold is None:
-        beside = checkpoint.parent / 'operating_point.json' if checkpoint else None
-        return read_operating_point(beside) if beside is not None and beside.is_file() else None
-    if isinstance(threshold, dict):
-        return parse_operating_point(json.dumps(threshold))
-    if isinstance(threshold, (str, Path)) and Path(threshold).is_file():
-        return read_operating_point(threshold)
-    return None
-
-
-def checkpoint_version(checkpoint: Optional[Path]) -> str:
-    """The first 12 hex digits of the checkpoint's SHA-256: names the exact weights in a
-    report ('random' for a benchmark model without weights)."""
-    if not checkpoint:
-        return 'random'
-    digest = hashlib.sha256()
-    with open(checkpoint, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()[:12]
-
-
-def _newest(paths) -> Optional[Path]:
-    paths = [p for p in paths if p.is_file()]
-    return max(paths, key=lambda p: (p.stat().st_mtime, p.name)) if paths else None
-
-
-def config_beside(checkpoint: Path) -> Optional[Path]:
-    """The config mmengine dumped into the checkpoint's work dir (``<work_dir>/<config>.py``).
-
-    The newest one when several runs shared the work dir: mmengine rewrites it at every start,
-    and TBScreener refuses a checkpoint whose weights do not fit the config anyway.
-    """
-    return _newest(Path(checkpoint).parent.glob('*.py'))
-
-
-def checkpoint_in(work_dir: Path) -> Optional[Path]:
-    """The checkpoint to use from a work dir: best_*.pth, else the last one saved."""
-    best = _newest(work_dir.glob('best_*.pth'))
-    if best:
-        return best
-    last = work_dir / 'last_checkpoint'  # mmengine writes the latest checkpoint's path here
-    if last.is_file():
-        recorded = Path(last.read_text().strip())
-        for candidate in (recorded, work_dir / recorded.name):
-            if candidate.is_file() and candidate.suffix == '.pth':
-                return candidate
-    epochs = [(int(m.group(1)), p) for p in work_dir.glob('epoch_*.pth')
-              if (m := re.fullmatch(r'epoch_(\d+)\.pth', p.name))]
-    if epochs:
-        return max(epochs)[1]
-    return _newest(work_dir.glob('*.pth'))
-
-
-def list_checkpoints(work_dirs='work_dirs') -> list[dict]:
-    """Models to choose from in the app: the shipped default (if any), then every
-    ``work_dirs/*/`` holding a config ``.py`` and a ``.pth``, as
-    ``{'name', 'config', 'checkpoint'}`` (paths as strings)."""
-    models = []
-    default_config, default_ckpt = DEFAULT_MODEL_DIR / 'config.py', DEFAULT_MODEL_DIR / 'model.pth'
-    if default_config.is_file() and default_ckpt.is_file():
-        models.append(dict(name='default', config=str(default_config),
-                           checkpoint=str(default_ckpt)))
-    root = Path(work_dirs)
-    if not root.is_absolute() and not root.is_dir():
-        root = REPO / root  # the app may be started from another directory
-    if root.is_dir():
-        for work_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-            config, checkpoint = _newest(work_dir.glob('*.py')), checkpoint_in(work_dir)
-            if config and checkpoint:
-                models.append(dict(name=work_dir.name, config=str(config),
-                                   checkpoint=str(checkpoint)))
-    return models
-
-
 CROP_META_KEYS = ('lung_box', 'view_lung_boxes')
 
 
@@ -253,23 +73,6 @@ def keep_crop_box(pipeline) -> None:
         if isinstance(transform, PackInputs):
             transform.meta_keys = (*transform.meta_keys,
                                    *(k for k in CROP_META_KEYS if k not in transform.meta_keys))
-
-
-def overlay_cam(grey: np.ndarray, cam: np.ndarray, alpha: float = 0.4) -> np.ndarray:
-    """RGB uint8 HxWx3: the jet-coloured CAM blended over the grey radiograph (weight alpha)."""
-    if grey.shape[:2] != cam.shape[:2]:
-        raise ValueError(f'CAM shape {cam.shape[:2]} differs from the image {grey.shape[:2]}')
-    if not 0 <= alpha <= 1:
-        raise ValueError(f'alpha must be in [0, 1], got {alpha}')
-    rgb = np.repeat(grey[:, :, None], 3, axis=2).astype(np.float32) / 255.0
-    return show_cam_on_image(rgb, np.clip(cam, 0, 1), use_rgb=True, image_weight=1 - alpha)
-
-
-def cam_scale_bar(width: int = 256, height: int = 14) -> np.ndarray:
-    """RGB uint8 strip of overlay_cam's colours from 0 (left, blue) to 1 (right, red): the
-    heat map's colour scale, drawn with the same OpenCV colour map grad-cam uses."""
-    ramp = np.tile(np.linspace(0, 255, width).astype(np.uint8), (height, 1))
-    return cv2.cvtColor(cv2.applyColorMap(ramp, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
 
 
 @contextmanager
@@ -319,7 +122,8 @@ class TBScreener(ScreenerDecisions):
         config: config file (or a loaded mmengine ``Config``); None -> the config beside
             ``checkpoint`` (the one mmengine wrote into its work dir), or the shipped default
             model when ``checkpoint`` is None too.
-        checkpoint: ``.pth`` file; None -> the shipped default model (``DEFAULT_MODEL_DIR``).
+        checkpoint: ``.pth`` file; None -> the default model (``$MMTB_DEFAULT_MODEL``, else the
+            shipped copy: :func:`mmtb.apis.checkpoints.default_model`).
         threshold: None -> ``operating_point.json`` beside the checkpoint if present, else 0.5;
             a number; a path to an operating-point JSON (see :func:`read_operating_point`); or
             such a JSON already parsed (a dict).
@@ -344,7 +148,7 @@ class TBScreener(ScreenerDecisions):
         self.version = checkpoint_version(checkpoint)
         self.device = torch.device(device)
         self.bf16 = bool(bf16)
-        if self.config_path == DEFAULT_MODEL_DIR / 'config.py':
+        if self.config_path == default_model_dir() / 'config.py':
             self.name = 'default'
         else:
             self.name = self.config_path.stem
@@ -378,10 +182,7 @@ class TBScreener(ScreenerDecisions):
     @staticmethod
     def _resolve_model(config, checkpoint, random_weights):
         if config is None and checkpoint is None:
-            config, checkpoint = DEFAULT_MODEL_DIR / 'config.py', DEFAULT_MODEL_DIR / 'model.pth'
-            if not (config.is_file() and checkpoint.is_file()):
-                raise ModelNotFoundError(NO_DEFAULT_MODEL)
-            return config, checkpoint
+            return default_model()
         if checkpoint is not None:
             checkpoint = Path(checkpoint)
             if not checkpoint.is_file():
