@@ -8,7 +8,6 @@ MMTB_CONFIG, the same environment defaults a user can set. Every image is genera
 import io
 import json
 import struct
-import sys
 import zlib
 
 import numpy as np
@@ -16,8 +15,7 @@ import pytest
 from conftest import REPO, synthetic_xray
 from PIL import Image
 
-sys.path.insert(0, str(REPO / 'demo'))
-from app_helpers import (  # noqa: E402
+from mmtb.app.helpers import (  # noqa: E402
     NOTE,
     Edits,
     ModelDefaults,
