@@ -69,7 +69,12 @@ setup(
     python_requires='>=3.10',
     packages=find_packages(include=['mmtb', 'mmtb.*']),
     include_package_data=True,
-    package_data={'mmtb.apis': ['templates/*.md']},
+    package_data={'mmtb.apis': ['templates/*.md'], 'mmtb.app': ['crop_box/*.html']},
+    entry_points={'console_scripts': [
+        'mmtb-screen = mmtb.cli.screen:main',  # = tools/screen.py
+        'mmtb-demo = mmtb.cli.image_demo:main',  # = demo/image_demo.py
+        'mmtb-app = mmtb.cli.app:main',  # streamlit run on mmtb/app/streamlit_app.py
+    ]},
     cmdclass={'build_py': BuildPyWithDefaultModel},
     install_requires=INSTALL_REQUIRES,
     extras_require={'tests': ['pytest==9.0.3', 'ruff==0.17.6']},

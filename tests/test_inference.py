@@ -194,6 +194,7 @@ def test_threshold_sources(model_copy):
 
 def test_default_model(model_copy, tmp_path_factory, monkeypatch):
     missing = tmp_path_factory.mktemp('empty') / 'default'
+    monkeypatch.delenv(checkpoints.MODEL_ENV, raising=False)
     monkeypatch.setattr(checkpoints, 'DEFAULT_MODEL_DIR', missing)
     with pytest.raises(ModelNotFoundError, match='no default model shipped.*--checkpoint'):
         TBScreener()

@@ -107,6 +107,7 @@ def test_screen_exits_1_when_nothing_can_be_read(tiny_checkpoint, scans, tmp_pat
 def test_screen_without_a_model_says_so(scans, tmp_path, monkeypatch, capsys):
     root, _, _ = scans
     monkeypatch.setattr(checkpoints, 'DEFAULT_MODEL_DIR', tmp_path / 'no_default')
+    monkeypatch.delenv(checkpoints.MODEL_ENV, raising=False)
     assert load_screen().main([str(root), '--out', str(tmp_path / 'r.csv')]) == 1
     assert 'no default model shipped; pass --checkpoint' in capsys.readouterr().err
 

@@ -8,7 +8,6 @@ MMTB_CONFIG, the same environment defaults a user can set. Every image is genera
 import io
 import json
 import struct
-import sys
 import zlib
 
 import numpy as np
@@ -16,8 +15,7 @@ import pytest
 from conftest import REPO, synthetic_xray
 from PIL import Image
 
-sys.path.insert(0, str(REPO / 'demo'))
-from app_helpers import (  # noqa: E402
+from mmtb.app.helpers import (  # noqa: E402
     NOTE,
     Edits,
     ModelDefaults,
@@ -373,6 +371,7 @@ def test_threshold_from_the_environment_and_from_an_uploaded_operating_point(
 def test_no_model_available_says_so_without_command_line_advice(monkeypatch, tmp_path):
     import mmtb.apis.checkpoints as checkpoints
     monkeypatch.setattr(checkpoints, 'DEFAULT_MODEL_DIR', tmp_path / 'not_shipped')
+    monkeypatch.delenv(checkpoints.MODEL_ENV, raising=False)
     for var in ('MMTB_CHECKPOINT', 'MMTB_CONFIG', 'MMTB_THRESHOLD'):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv('MMTB_WORK_DIRS', str(tmp_path / 'empty'))

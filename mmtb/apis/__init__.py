@@ -1,4 +1,12 @@
-"""Inference for the app and the CLIs: one path from a decoded X-ray to P(TB) and Grad-CAM."""
+"""Inference for the app and the CLIs: one path from a decoded X-ray to P(TB) and Grad-CAM.
+
+Where things are: ``screener`` (:class:`TBScreener`, the one inference path), ``cam``
+(Grad-CAM), ``operating_point`` (thresholds and their JSON), ``checkpoints`` (the default
+model, work-dir discovery), ``overlay`` (heat-map overlays), ``triage`` (not screened /
+borderline rules and plain-language summaries), ``report`` (the PDF), ``model_card`` (the
+published model's card, from ``templates/``); ``train`` / ``test`` are the library side of
+``tools/train.py`` / ``tools/test.py`` (``python -m mmtb.apis.train`` runs the same command).
+"""
 from .cam import (
     GradCAMExplainer,
     backbone_last_stage,

@@ -1,4 +1,4 @@
-"""Pure helpers for the clinician app (``demo/streamlit_app.py``), kept free of Streamlit.
+"""Pure helpers for the clinician app (:mod:`mmtb.app.streamlit_app`), kept free of Streamlit.
 
 Why a separate module: the image edits, the command line / environment defaults and the
 model list are the parts of the app where a silent mistake would change what the model sees
@@ -189,7 +189,7 @@ def model_defaults(argv: list[str] | None, environ=os.environ,
                    default_work_dirs: str = 'work_dirs') -> ModelDefaults:
     """Merge ``MMTB_*`` environment variables with the script's own arguments.
 
-    ``argv`` is what follows ``--`` in ``streamlit run demo/streamlit_app.py -- ...`` (or
+    ``argv`` is what follows ``--`` in ``mmtb-app -- ...`` / ``streamlit run ... -- ...`` (or
     None when the app was not started that way). Unknown arguments are ignored and
     abbreviations are off, so another program's options are never misread as ours.
     """
