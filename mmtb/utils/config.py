@@ -1,6 +1,7 @@
 """Loading a config the way every mmtb tool does (options, input size, work dir, backend)."""
 import atexit
 import os.path as osp
+import re
 from typing import Optional
 
 import torch
@@ -10,6 +11,8 @@ __all__ = ['DictAction', 'finish_launcher', 'input_size_of', 'load_config', 'run
            'set_input_size', 'set_launcher']
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+# the input size a config's name ends its dataset part with: '..._tbcxr-224px'
+SIZE_IN_NAME = re.compile(r'(?<![0-9])[0-9]+px(?![a-z])')
 
 
 def _pipelines(cfg: Config):
@@ -47,12 +50,15 @@ def input_size_of(cfg: Config) -> int:
 
 
 def run_name(config_path: str, img_size: Optional[int] = None) -> str:
-    """Work-dir name of a config trained at ``img_size``: '512px' in the name becomes e.g.
-    '224px', so runs at different sizes never share a work dir."""
+    """Work-dir name of a config trained at ``img_size``: the size in the name ('512px') becomes
+    e.g. '224px', so runs at different sizes never share a work dir."""
     stem = osp.splitext(osp.basename(config_path))[0]
     if not img_size or f'{img_size}px' in stem:
         return stem
-    return stem.replace('512px', f'{img_size}px') if '512px' in stem else f'{stem}_{img_size}px'
+    named = SIZE_IN_NAME.findall(stem)
+    if not named:
+        return f'{stem}_{img_size}px'
+    return SIZE_IN_NAME.sub(f'{img_size}px', stem) if len(named) == 1 else f'{stem}_{img_size}px'
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None, img_size: Optional[int] = None,
