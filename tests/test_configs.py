@@ -31,10 +31,12 @@ def test_config_builds_and_scores_two_classes(path):
     # the size the name says (the paper's configs are 512 px)
     assert input_size_of(cfg) == int(re.search(r'(\d+)px', path.stem).group(1))
     model = MODELS.build(cfg.model).eval()
+    channels = len(cfg.data_preprocessor.mean)  # 3 per preprocessing view of an ensemble
     with torch.no_grad():
-        scores = model(torch.rand(2, 3, 64, 64), mode='tensor')
+        scores = model(torch.rand(2, channels, 64, 64), mode='tensor')
     assert scores.shape == (2, 2)
-    assert model.neck.__class__.__name__ == 'FPNNeck'
+    network = model.members[0] if hasattr(model, 'members') else model
+    assert network.neck.__class__.__name__ == 'FPNNeck'
 
 
 def test_paper_augmentation_parameters():
