@@ -1,4 +1,5 @@
 """Every config parses, builds its model, and scores an image with two classes."""
+import json
 import re
 from pathlib import Path
 
@@ -30,10 +31,12 @@ def test_config_builds_and_scores_two_classes(path):
     # the size the name says (the paper's configs are 512 px)
     assert input_size_of(cfg) == int(re.search(r'(\d+)px', path.stem).group(1))
     model = MODELS.build(cfg.model).eval()
+    channels = len(cfg.data_preprocessor.mean)  # 3 per preprocessing view of an ensemble
     with torch.no_grad():
-        scores = model(torch.rand(2, 3, 64, 64), mode='tensor')
+        scores = model(torch.rand(2, channels, 64, 64), mode='tensor')
     assert scores.shape == (2, 2)
-    assert model.neck.__class__.__name__ == 'FPNNeck'
+    network = model.members[0] if hasattr(model, 'members') else model
+    assert network.neck.__class__.__name__ == 'FPNNeck'
 
 
 def test_paper_augmentation_parameters():
@@ -59,3 +62,42 @@ def test_img_size_override_reaches_every_pipeline():
     assert cfg.work_dir.endswith('tbcxr-224px')
     with pytest.raises(ValueError):
         set_input_size(Config(dict(test_dataloader=dict(dataset=dict(pipeline=[])))), 224)
+
+
+SIZE_LEAVES = [p for p in LEAF_CONFIGS
+               if p.with_name(re.sub(r'\d+px', '512px', p.name)) != p
+               and p.with_name(re.sub(r'\d+px', '512px', p.name)).is_file()]
+
+
+def test_every_size_run_has_a_size_leaf():
+    assert len(SIZE_LEAVES) >= 29
+    assert all('_base_' not in p.parts for p in SIZE_LEAVES)
+
+
+@pytest.mark.parametrize('leaf', SIZE_LEAVES, ids=lambda p: p.stem)
+def test_size_leaf_is_its_paper_config_at_that_size(leaf):
+    """A '-224px' leaf is exactly what ``--img-size 224`` makes of its 512 px config."""
+    size = int(re.search(r'(\d+)px', leaf.stem).group(1))
+    paper = leaf.with_name(re.sub(r'\d+px', '512px', leaf.name))
+    sized = load_config(str(paper), img_size=size).to_dict()
+    config = Config.fromfile(str(leaf)).to_dict()
+    assert config.pop('img_size') == size
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert config[key] == sized[key], key
+    assert {k: v for k, v in config.items() if k != 'work_dir'} == \
+        {k: v for k, v in sized.items() if k != 'work_dir'}
+    # one work dir per run, whichever way it was asked for
+    assert load_config(str(leaf)).work_dir == sized['work_dir']
+    assert load_config(str(leaf), img_size=128).work_dir.endswith('tbcxr-128px')
+
+
+def test_every_result_names_the_config_that_ran():
+    root = CONFIG_DIR.parent
+    records = list((root / 'results').glob('**/metrics.json'))
+    assert records
+    for path in records:
+        record = json.loads(path.read_text())
+        config = root / record['config']
+        assert config.is_file(), path
+        size = record.get('img_size') or 512
+        assert input_size_of(Config.fromfile(str(config))) == size, path

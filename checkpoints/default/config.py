@@ -1,18 +1,4 @@
 auto_scale_lr = dict(base_batch_size=32)
-classes = (
-    'normal',
-    'tuberculosis',
-)
-crop_lung_field = dict(margin=0.05, type='CropLungField')
-cue_removal = [
-    dict(fill='median', min_area=0.002, type='MaskBurntInBlocks'),
-    dict(margin=0.05, type='CropLungField'),
-    dict(
-        clip_limit=2.0,
-        method='clahe',
-        tile_grid=8,
-        type='IntensityStandardize'),
-]
 custom_hooks = [
     dict(type='ChannelsLastHook'),
 ]
@@ -51,8 +37,6 @@ data_preprocessor = dict(
         127.5,
     ],
     to_rgb=False)
-data_root = 'data/tbcxr'
-dataset_type = 'BaseDataset'
 default_hooks = dict(
     checkpoint=dict(interval=1, max_keep_ckpts=2, type='CheckpointHook'),
     logger=dict(interval=10, type='LoggerHook'),
@@ -66,9 +50,7 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0))
 load_from = None
-load_xray = dict(size=512, type='LoadGreyXray')
 log_level = 'INFO'
-mask_burnt_in = dict(fill='median', min_area=0.002, type='MaskBurntInBlocks')
 model = dict(
     data_preprocessor=dict(
         mean=[
@@ -141,33 +123,6 @@ model = dict(
     num_members=10,
     type='SeedEnsembleClassifier')
 optim_wrapper = dict(optimizer=dict(lr=0.001, type='AdamW', weight_decay=0.05))
-pack_inputs = dict(type='PackInputs')
-paper_augment = [
-    dict(
-        hparams=dict(pad_val=128),
-        magnitude_level=9,
-        magnitude_std=0.5,
-        num_policies=2,
-        policies='timm_increasing',
-        total_level=10,
-        type='RandAugment'),
-    dict(direction='horizontal', prob=0.5, type='RandomFlip'),
-    dict(
-        aspect_range=(
-            0.3,
-            3.3,
-        ),
-        erase_prob=0.5,
-        fill_color=(
-            128,
-            128,
-            128,
-        ),
-        max_area_ratio=0.4,
-        min_area_ratio=0.02,
-        mode='const',
-        type='RandomErasing'),
-]
 param_scheduler = [
     dict(
         T_max=5,
@@ -177,66 +132,9 @@ param_scheduler = [
         end=5,
         type='CosineAnnealingLR'),
 ]
-paste_blocks = dict(max_blocks=3, prob=0.5, type='PasteSyntheticBlocks')
 pretrained_from = 'checkpoints/pretrained/tf_efficientnet_lite0_imagenet.pth'
-rand_augment = dict(
-    hparams=dict(pad_val=128),
-    magnitude_level=9,
-    magnitude_std=0.5,
-    num_policies=2,
-    policies='timm_increasing',
-    total_level=10,
-    type='RandAugment')
-random_erasing = dict(
-    aspect_range=(
-        0.3,
-        3.3,
-    ),
-    erase_prob=0.5,
-    fill_color=(
-        128,
-        128,
-        128,
-    ),
-    max_area_ratio=0.4,
-    min_area_ratio=0.02,
-    mode='const',
-    type='RandomErasing')
-random_flip = dict(direction='horizontal', prob=0.5, type='RandomFlip')
 randomness = dict(deterministic=False, seed=0)
 resume = False
-shift_augment = [
-    dict(
-        aspect_ratio_range=(
-            0.8,
-            1.25,
-        ),
-        crop_ratio_range=(
-            0.6,
-            1.0,
-        ),
-        scale=512,
-        type='RandomResizedCrop'),
-    dict(prob=0.5, type='RandomContrastBrightness'),
-    dict(gamma_range=(
-        0.7,
-        1.5,
-    ), prob=0.5, type='RandomGamma'),
-    dict(prob=0.3, sigma_range=(
-        0.3,
-        1.2,
-    ), type='RandomBlur'),
-    dict(prob=0.3, std_range=(
-        2,
-        8,
-    ), type='RandomNoise'),
-    dict(prob=0.3, quality_range=(
-        30,
-        90,
-    ), type='RandomJPEG'),
-]
-standardize = dict(
-    clip_limit=2.0, method='clahe', tile_grid=8, type='IntensityStandardize')
 test_cfg = dict()
 test_dataloader = dict(
     batch_size=32,
@@ -298,41 +196,6 @@ test_dataloader = dict(
     persistent_workers=True,
     sampler=dict(shuffle=False, type='DefaultSampler'))
 test_evaluator = dict(type='ScreeningMetric')
-test_pipeline = [
-    dict(size=512, type='LoadGreyXray'),
-    dict(type='PackInputs'),
-]
-train_augment = [
-    dict(max_blocks=3, prob=0.5, type='PasteSyntheticBlocks'),
-    dict(
-        aspect_ratio_range=(
-            0.8,
-            1.25,
-        ),
-        crop_ratio_range=(
-            0.6,
-            1.0,
-        ),
-        scale=512,
-        type='RandomResizedCrop'),
-    dict(prob=0.5, type='RandomContrastBrightness'),
-    dict(gamma_range=(
-        0.7,
-        1.5,
-    ), prob=0.5, type='RandomGamma'),
-    dict(prob=0.3, sigma_range=(
-        0.3,
-        1.2,
-    ), type='RandomBlur'),
-    dict(prob=0.3, std_range=(
-        2,
-        8,
-    ), type='RandomNoise'),
-    dict(prob=0.3, quality_range=(
-        30,
-        90,
-    ), type='RandomJPEG'),
-]
 train_cfg = dict(by_epoch=True, max_epochs=5, val_interval=1)
 train_dataloader = dict(
     batch_size=32,
@@ -411,10 +274,6 @@ train_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     sampler=dict(shuffle=True, type='DefaultSampler'))
-train_pipeline = [
-    dict(size=512, type='LoadGreyXray'),
-    dict(type='PackInputs'),
-]
 val_cfg = dict()
 val_dataloader = dict(
     batch_size=32,
@@ -476,9 +335,6 @@ val_dataloader = dict(
     persistent_workers=True,
     sampler=dict(shuffle=False, type='DefaultSampler'))
 val_evaluator = dict(type='ScreeningMetric')
-vis_backends = [
-    dict(type='LocalVisBackend'),
-]
 visualizer = dict(
     type='UniversalVisualizer', vis_backends=[
         dict(type='LocalVisBackend'),

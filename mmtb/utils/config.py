@@ -1,15 +1,18 @@
 """Loading a config the way every mmtb tool does (options, input size, work dir, backend)."""
 import atexit
 import os.path as osp
+import re
 from typing import Optional
 
 import torch
 from mmengine.config import Config, DictAction
 
 __all__ = ['DictAction', 'finish_launcher', 'input_size_of', 'load_config', 'run_name',
-           'set_input_size', 'set_launcher']
+           'runner_config', 'set_input_size', 'set_launcher']
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+# the input size a config's name ends its dataset part with: '..._tbcxr-224px'
+SIZE_IN_NAME = re.compile(r'(?<![0-9])[0-9]+px(?![a-z])')
 
 
 def _pipelines(cfg: Config):
@@ -47,12 +50,15 @@ def input_size_of(cfg: Config) -> int:
 
 
 def run_name(config_path: str, img_size: Optional[int] = None) -> str:
-    """Work-dir name of a config trained at ``img_size``: '512px' in the name becomes e.g.
-    '224px', so runs at different sizes never share a work dir."""
+    """Work-dir name of a config trained at ``img_size``: the size in the name ('512px') becomes
+    e.g. '224px', so runs at different sizes never share a work dir."""
     stem = osp.splitext(osp.basename(config_path))[0]
     if not img_size or f'{img_size}px' in stem:
         return stem
-    return stem.replace('512px', f'{img_size}px') if '512px' in stem else f'{stem}_{img_size}px'
+    named = SIZE_IN_NAME.findall(stem)
+    if not named:
+        return f'{stem}_{img_size}px'
+    return SIZE_IN_NAME.sub(f'{img_size}px', stem) if len(named) == 1 else f'{stem}_{img_size}px'
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None, img_size: Optional[int] = None,
@@ -68,6 +74,25 @@ def load_config(path: str, cfg_options: Optional[dict] = None, img_size: Optiona
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('work_dirs', run_name(path, img_size))
     return cfg
+
+
+# what mmengine's Runner, mmpretrain's inferencer and mmtb's tools read from a config; the
+# rest are the building blocks a config file composes its pipelines from (``load_xray``,
+# ``cue_removal``, ...), which say nothing once composed and go stale when a tool changes the
+# composed result (e.g. the input size)
+RUNNER_KEYS = (
+    'auto_scale_lr', 'custom_hooks', 'custom_imports', 'data_preprocessor', 'default_hooks',
+    'default_scope', 'env_cfg', 'experiment_name', 'launcher', 'load_from', 'log_level',
+    'log_processor', 'model', 'model_wrapper_cfg', 'optim_wrapper', 'param_scheduler',
+    'pretrained_from', 'randomness', 'resume', 'test_cfg', 'test_dataloader', 'test_evaluator',
+    'train_cfg', 'train_dataloader', 'val_cfg', 'val_dataloader', 'val_evaluator', 'visualizer',
+    'work_dir')
+
+
+def runner_config(cfg: Config) -> Config:
+    """``cfg`` without its building blocks: the keys a run reads (``RUNNER_KEYS``) only, so a
+    published config holds no entry that disagrees with what runs."""
+    return Config({key: cfg[key] for key in RUNNER_KEYS if key in cfg})
 
 
 def _destroy_process_group() -> None:

@@ -5,7 +5,8 @@
         --img-size 224 --external pakistan256=data/pakistan256 --out checkpoints/default
 
 Writes into ``--out``: ``model.pth`` (weights and class names only: no optimizer state, loads
-under weights-only ``torch.load``), ``config.py`` (the trained config), ``operating_point.json``
+under weights-only ``torch.load``), ``config.py`` (the trained config, its building blocks left
+out: what runs only; the shipped default's comes from configs/default/), ``operating_point.json``
 (the threshold reaching 90 % sensitivity on the internal test split; with
 ``--sensitivity-confidence 0.95``, the threshold where 90 % is the sensitivity's lower 95 %
 confidence bound), the evaluation JSONs of the PUBLISHED weights made by :mod:`mmtb.apis.test`
@@ -38,7 +39,7 @@ from mmtb.evaluation.roc_plot import plot_roc
 from mmtb.experiments import external_set
 from mmtb.utils import input_size_of, set_input_size
 from mmtb.utils.compact_weights import SCALE_SUFFIX, quantize_weights
-from mmtb.utils.config import run_name
+from mmtb.utils.config import run_name, runner_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -82,6 +83,8 @@ def write_config(config: Path, out: Path, img_size=None) -> Config:
     pretrained_from = backbone.pop('init_cfg', None)
     backbone.init_cfg = None
     cfg.pretrained_from = pretrained_from and pretrained_from.get('checkpoint')
+    # only what runs: the building blocks (``load_xray``, ...) would still say the source size
+    cfg = runner_config(cfg)
     cfg.dump(str(out / 'config.py'))
     return cfg
 
