@@ -2,6 +2,7 @@
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 import torch
@@ -64,17 +65,61 @@ def test_resume_continues_from_the_last_checkpoint(trained, tiny_dataset):
     assert (trained / 'epoch_2.pth').is_file()
 
 
+# A hook each rank runs: which images it trained on, and a checksum of its weights at the end.
+SEEN_IMAGES_HOOK = """
+import json, os
+from mmengine.dist import get_rank, get_world_size
+from mmengine.hooks import Hook
+from mmpretrain.registry import HOOKS
+
+
+@HOOKS.register_module()
+class RecordSeenImagesHook(Hook):
+    def before_train(self, runner):
+        self.images = []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        self.images += [s.img_path for s in data_batch['data_samples']]
+
+    def after_train(self, runner):
+        weights = sum(float(p.detach().double().sum()) for p in runner.model.parameters())
+        with open(os.path.join(runner.work_dir, f'seen_rank{get_rank()}.json'), 'w') as f:
+            json.dump(dict(rank=get_rank(), world_size=get_world_size(), images=self.images,
+                           weights=weights), f)
+"""
+
+
 def test_dist_train_with_two_cpu_processes(tiny_dataset, tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS='1', PORT='29561')
+    """Two gloo ranks really train: each sees its half of the images (disjoint, together the
+    whole training set) and DDP leaves both with the same weights."""
+    (tmp_path / 'seen_images_hook.py').write_text(SEEN_IMAGES_HOOK)
+    config = tmp_path / 'recorded.py'
+    config.write_text(f"_base_ = ['{REPO / CONFIG}']\n"
+                      "custom_imports = dict(imports=['mmtb', 'seen_images_hook'], "
+                      "allow_failed_imports=False)\n"
+                      "custom_hooks = [dict(type='ChannelsLastHook'), "
+                      "dict(type='RecordSeenImagesHook')]\n")
+    work_dir = tmp_path / 'work'
+    env = dict(os.environ, PYTHONPATH=f'{REPO}:{tmp_path}', OMP_NUM_THREADS='1', PORT='29561')
     result = subprocess.run(
-        ['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', str(tmp_path),
+        ['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir', str(work_dir),
          *map(str, tiny_options(tiny_dataset, epochs=1))],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     # stdout shows how far training got before a failure
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     log = result.stdout + result.stderr
-    assert "'backend': 'gloo'" in log or 'gloo' in log
-    assert (tmp_path / 'epoch_1.pth').is_file()
+    assert "'backend': 'gloo'" in log
+    assert (work_dir / 'epoch_1.pth').is_file()
+    ranks = [json.loads((work_dir / f'seen_rank{r}.json').read_text()) for r in (0, 1)]
+    assert [(r['rank'], r['world_size']) for r in ranks] == [(0, 2), (1, 2)]
+    seen = [set(r['images']) for r in ranks]
+    assert all(len(r['images']) == 12 for r in ranks)  # 24 training images, half each
+    assert not seen[0] & seen[1]
+    train = json.loads((tiny_dataset / 'meta' / 'train.json').read_text())['data_list']
+    assert {'/'.join(Path(p).parts[-3:]) for p in seen[0] | seen[1]} == {
+        d['img_path'] for d in train}
+    assert 'Epoch(train) [1][2/2]' in log  # 12 images per rank at batch size 8
+    assert ranks[0]['weights'] == pytest.approx(ranks[1]['weights'], rel=1e-6)
 
 
 def test_dist_test_with_two_cpu_processes(trained, tiny_dataset, tmp_path):
