@@ -28,6 +28,7 @@ def losses(cfg, pipeline, **switches):
     return result['losses']
 
 
+@pytest.mark.slow
 def test_fast_path_losses_match_the_stock_path_over_several_steps(tiny_cfg):
     pipeline = tiny_cfg.train_dataloader.dataset.pipeline
     stock = losses(tiny_cfg, stock_pipeline(pipeline, 64), channels_last=False, bf16=False)
@@ -38,6 +39,7 @@ def test_fast_path_losses_match_the_stock_path_over_several_steps(tiny_cfg):
     assert fast == pytest.approx(stock, rel=1e-3)
 
 
+@pytest.mark.slow
 def test_bf16_losses_are_within_bf16_tolerance_over_several_steps(tiny_cfg):
     pipeline = tiny_cfg.train_dataloader.dataset.pipeline
     fp32 = losses(tiny_cfg, pipeline, channels_last=True, bf16=False)

@@ -31,6 +31,7 @@ def trained(tiny_dataset, tmp_path_factory):
     return work_dir
 
 
+@pytest.mark.slow
 def test_train_writes_a_checkpoint(trained):
     assert (trained / 'epoch_1.pth').is_file()
     # the checkpoint loads under PyTorch's default weights-only loading once mmtb is imported
@@ -40,6 +41,7 @@ def test_train_writes_a_checkpoint(trained):
     assert any(k.startswith('neck.fpn') for k in ckpt['state_dict'])
 
 
+@pytest.mark.slow
 def test_test_tool_prints_all_metrics(trained, tiny_dataset, tmp_path):
     out = tmp_path / 'metrics.json'
     result = run_tool('tools/test.py', CONFIG, trained / 'epoch_1.pth', '--work-dir', tmp_path,
@@ -54,6 +56,7 @@ def test_test_tool_prints_all_metrics(trained, tiny_dataset, tmp_path):
     assert metrics['screening/num_samples'] == 8
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_last_checkpoint(trained, tiny_dataset):
     result = run_tool('tools/train.py', CONFIG, '--work-dir', trained, '--resume',
                       *tiny_options(tiny_dataset, epochs=2))
@@ -89,6 +92,7 @@ class RecordSeenImagesHook(Hook):
 """
 
 
+@pytest.mark.slow
 def test_dist_train_with_two_cpu_processes(tiny_dataset, tmp_path):
     """Two gloo ranks really train: each sees its half of the images (disjoint, together the
     whole training set) and DDP leaves both with the same weights."""
@@ -122,6 +126,7 @@ def test_dist_train_with_two_cpu_processes(tiny_dataset, tmp_path):
     assert ranks[0]['weights'] == pytest.approx(ranks[1]['weights'], rel=1e-6)
 
 
+@pytest.mark.slow
 def test_dist_test_with_two_cpu_processes(trained, tiny_dataset, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS='1', PORT='29562')
     out = tmp_path / 'metrics.json'
@@ -148,6 +153,7 @@ def test_fast_path_switches_set_the_config(tmp_path):
     assert fast.optim_wrapper.type == expected
 
 
+@pytest.mark.slow
 def test_a_tb_only_set_reports_sensitivity_per_kind_without_auc(trained, tmp_path):
     """TBX11K-style TB-only films with lesion boxes: prepare_tbcxr reads the folder and the
     boxes; tools/test.py then reports sensitivity with its CI, overall and per TB kind, and no
