@@ -1,4 +1,10 @@
-"""Shared fixtures: tiny generated chest-X-ray-like datasets (never real images)."""
+"""Shared fixtures: tiny generated chest-X-ray-like datasets (never real images).
+
+Quick suite: ``pytest -m "not slow"`` (under a minute; what to run while editing). The full
+suite, ``pytest``, also runs the ``slow`` tests: every test over about a second (it trains a
+tiny model, runs a tool as a subprocess, ...), marked where it is defined, and every test that
+needs one of the trained models below (``SLOW_FIXTURES``), marked here.
+"""
 import json
 import os
 import sys
@@ -52,6 +58,17 @@ def write_dataset(root: Path, n_train: int = 24, n_test: int = 8, size: int = 64
         ann = dict(metainfo=dict(classes=classes), data_list=data_list)
         (root / 'meta' / f'{split}.json').write_text(json.dumps(ann))
     return root
+
+
+# Fixtures that train a model (once per session, 10-60 s): every test using one, directly or
+# through another fixture, is slow.
+SLOW_FIXTURES = frozenset({'tiny_checkpoint', 'lesion_screener'})
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, 'fixturenames', ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope='session')

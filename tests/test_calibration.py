@@ -146,6 +146,7 @@ def test_bad_input_exits_2_with_one_line(tool, tmp_path, capsys, case):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_cli_subprocess_reports_a_missing_column(tmp_path):
     bad = write_csv(tmp_path / 'x.csv', ['prob_tb'], [(0.3,), (0.6,)])
     result = run_tool(TOOL, '--scores', bad, '--out', tmp_path / 'op.json', timeout=120)
@@ -180,6 +181,7 @@ def random_weights_model(tmp_path_factory):
     return root / 'config.py', root / 'model.pth'
 
 
+@pytest.mark.slow
 def test_labelled_folder_is_scored_by_the_model(tool, tmp_path, random_weights_model):
     config, checkpoint = random_weights_model
     rng = np.random.default_rng(0)
@@ -227,6 +229,7 @@ def test_local_calibration_simulation_holds_cases_out_and_shows_small_sets_are_r
         simulate_local_calibration(scores, labels, 300, 10)
 
 
+@pytest.mark.slow
 def test_local_calibration_tool_prints_and_writes_a_table(tmp_path):
     path = write_csv(tmp_path / 'scores.csv', ['file', 'label', 'prob_tb'],
                      [(f'{i}.png', i % 2, (i % 2) * 0.5 + (i % 7) / 20) for i in range(80)])
@@ -282,6 +285,7 @@ def test_confidence_rule_needs_enough_tb_cases(tool, tmp_path, capsys):
     assert not (tmp_path / 'op.json').exists()
 
 
+@pytest.mark.slow
 def test_local_calibration_with_the_confidence_rule_misses_the_target_less_often():
     from mmtb.evaluation.calibration import local_calibration_table, simulate_local_calibration
     rng = np.random.default_rng(0)

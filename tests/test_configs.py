@@ -22,6 +22,7 @@ def test_the_ablation_grid_is_complete():
             assert f'{model}_{aug}_1xb32-adamw-10e_tbcxr-512px.py' in names
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('path', LEAF_CONFIGS, ids=lambda p: p.stem)
 def test_config_builds_and_scores_two_classes(path):
     cfg = Config.fromfile(str(path))

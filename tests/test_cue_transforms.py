@@ -333,6 +333,7 @@ def test_robust_config_pipelines_run_on_an_image_file(config, png_file):
             assert int(packed['data_samples'].gt_label) == 1
 
 
+@pytest.mark.slow
 def test_grad_cam_of_a_cropping_config_lands_inside_the_crop():
     """The model only sees the lung crop, so its heat map must sit on the crop, not be
     stretched over the whole image."""

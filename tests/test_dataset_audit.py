@@ -110,6 +110,7 @@ def test_audit_counts_the_blocks_the_transform_removes(tmp_path):
 
 
 # --------------------------------------------------------------------------- probe + report
+@pytest.mark.slow
 def test_probe_flags_a_tinted_class(tinted_audit):
     audit, _, _ = tinted_audit
     normal, tb = audit['groups']['tbdb/normal'], audit['groups']['tbdb/tuberculosis']
@@ -123,6 +124,7 @@ def test_probe_flags_a_tinted_class(tinted_audit):
     assert any('colour-tinted' in finding for finding in audit['findings'])
 
 
+@pytest.mark.slow
 def test_probe_does_not_flag_a_balanced_set(tmp_path):
     root = make_tbdb_like(tmp_path / 'tbdb', tint_tb=False, seed=3)
     audit = run_audit([f'tbdb:{root}'], tmp_path / 'out', progress=False)
@@ -136,6 +138,7 @@ def test_probe_does_not_flag_a_balanced_set(tmp_path):
     assert all(group['tint']['tinted_percent'] == 0 for group in audit['groups'].values())
 
 
+@pytest.mark.slow
 def test_report_files_are_written(tinted_audit):
     audit, out, root = tinted_audit
     report = (out / 'report.md').read_text()
@@ -154,6 +157,7 @@ def test_report_files_are_written(tinted_audit):
     assert str(root / 'Normal') not in (out / 'audit.json').read_text()  # images: relative refs
 
 
+@pytest.mark.slow
 def test_duplicates_are_reported_across_sources(tmp_path):
     tbdb = make_tbdb_like(tmp_path / 'tbdb', n_per_class=6, seed=4)
     copy = tmp_path / 'pakistan' / 'TB' / 'TB.1.jpg'
@@ -172,6 +176,7 @@ def test_duplicates_are_reported_across_sources(tmp_path):
 
 
 # --------------------------------------------------------------------------- CLI
+@pytest.mark.slow
 def test_cli_prints_warnings_in_red_and_can_fail(tmp_path, capsys):
     root = make_tbdb_like(tmp_path / 'tbdb', n_per_class=20, tint_tb=True, seed=5)
     argv = ['--input', f'tbdb:{root}', '--out', str(tmp_path / 'out'), '--color', 'always']
@@ -193,6 +198,7 @@ def test_cli_user_error_exits_2_with_one_line(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- real data
+@pytest.mark.slow
 @requires_shared_data
 def test_real_tbdb_audit_finds_the_tint_shortcut(tmp_path):
     audit = run_audit([f'tbdb:{SHARED_DATA / "tbdb256"}'], tmp_path, progress=False)

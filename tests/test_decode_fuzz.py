@@ -86,6 +86,7 @@ def mutate(data: bytes, rng: np.random.Generator) -> bytes:
     return bytes(out)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings('ignore::UserWarning')  # pydicom on broken values
 @pytest.mark.parametrize('kind', sorted(seed_files()))
 def test_mutated_files_decode_or_raise_the_decoders_error(kind, tmp_path):

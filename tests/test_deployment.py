@@ -62,6 +62,7 @@ def default(tmp_path_factory):
     return screener, OnnxScreener(path)
 
 
+@pytest.mark.slow
 def test_small_model_matches_pytorch_on_generated_xrays(small):
     torch_screener, onnx_screener = small
     assert max_difference(torch_screener, onnx_screener, generated_xrays()) <= TOLERANCE
@@ -71,11 +72,13 @@ def test_small_model_matches_pytorch_on_generated_xrays(small):
                - torch_screener.predict(grey).prob_tb) <= TOLERANCE
 
 
+@pytest.mark.slow
 @requires_shared_data
 def test_small_model_matches_pytorch_on_real_xrays(small):
     assert max_difference(*small, real_xrays()) <= TOLERANCE
 
 
+@pytest.mark.slow
 @requires_default
 def test_default_ensemble_matches_pytorch(default):
     torch_screener, onnx_screener = default
@@ -86,12 +89,14 @@ def test_default_ensemble_matches_pytorch(default):
     assert 'stored at export' in onnx_screener.threshold_source
 
 
+@pytest.mark.slow
 @requires_default
 @requires_shared_data
 def test_default_ensemble_matches_pytorch_on_real_xrays(default):
     assert max_difference(*default, real_xrays()) <= TOLERANCE
 
 
+@pytest.mark.slow
 def test_metadata_and_interface(small):
     torch_screener, onnx_screener = small
     meta = read_metadata(onnx_screener.onnx_path)
@@ -107,6 +112,7 @@ def test_metadata_and_interface(small):
     assert 'PyTorch' in NO_CAM
 
 
+@pytest.mark.slow
 def test_load_screener_backends(small):
     cfg = load_config(str(REPO / LITE0_ROBUST), img_size=64)
     assert isinstance(load_screener(cfg, random_weights=True), TBScreener)
@@ -122,6 +128,7 @@ def test_load_screener_backends(small):
         load_screener(cfg, backend='onnxruntime', onnx_model=small[1].onnx_path)
 
 
+@pytest.mark.slow
 def test_export_tool(tmp_path):
     """pytorch2onnx.py compares ONNX Runtime with PyTorch itself and says by how much."""
     result = run_tool('tools/deployment/pytorch2onnx.py', LITE0_ROBUST, 'none', '--out',
@@ -143,6 +150,7 @@ def small_checkpoint(small, tmp_path_factory):
     return work_dir / 'small.py', work_dir / 'small.pth'
 
 
+@pytest.mark.slow
 def test_screen_backends_give_the_same_csv(small_checkpoint, tmp_path):
     import cv2
     config, checkpoint = small_checkpoint
@@ -178,6 +186,7 @@ def test_screen_refuses_cam_with_onnxruntime(tmp_path, capsys):
         screen.parse_args(['x', '--out', 'y.csv', '--onnx', 'm.onnx'])
 
 
+@pytest.mark.slow
 def test_benchmark_measures_onnxruntime(tmp_path):
     from conftest import load_script
     bench = load_script('tools/analysis_tools/benchmark_inference.py', 'bench_inference')

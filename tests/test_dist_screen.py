@@ -67,6 +67,7 @@ def dist_screen(folder, nproc, out, *options, env_extra=None):
                           capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_two_processes_write_the_single_process_csv(small_checkpoint, scans, tmp_path):
     config, checkpoint = small_checkpoint
     options = ['--config', config, '--checkpoint', checkpoint, '--batch-size', '2']
@@ -80,6 +81,7 @@ def test_two_processes_write_the_single_process_csv(small_checkpoint, scans, tmp
     assert not (tmp_path / 'merged.csv.shards').exists()
 
 
+@pytest.mark.slow
 def test_a_crashed_shard_is_reported(small_checkpoint, scans, tmp_path):
     config, checkpoint = small_checkpoint
     hooks = tmp_path / 'hooks'

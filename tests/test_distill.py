@@ -54,6 +54,7 @@ def test_soft_target_loss_is_zero_when_the_student_agrees():
     assert (tempered_teacher(teacher, 4.0)[:, 1] - 0.5).abs().max() < (teacher - 0.5).abs().max()
 
 
+@pytest.mark.slow
 def test_tiny_student_moves_toward_the_teacher():
     torch.manual_seed(0)
     student = tiny_student(soft_weight=1.0, temperature=1.0)
@@ -94,6 +95,7 @@ def test_hard_and_unlabelled_samples():
         tiny_student(soft_weight=1.5)
 
 
+@pytest.mark.slow
 def test_soft_target_dataset(tiny_dataset, tmp_path):
     train = json.loads((tiny_dataset / 'meta' / 'train.json').read_text())['data_list']
     targets = {info['img_path']: 0.25 for info in train}
@@ -130,6 +132,7 @@ def test_distill_config_is_the_robust_recipe_at_224px():
     assert n_params * 2 < 10e6, n_params  # <= 10 MB in fp16 (the issue's size limit)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (DEFAULT_MODEL_DIR / 'model.pth').is_file(), reason='no default model')
 def test_soft_target_tool_and_one_distillation_epoch(tiny_dataset, tmp_path):
     """The default teaches a Lite0-FPN student for one epoch on the tiny set (64 px)."""

@@ -44,6 +44,7 @@ def two_sources(tmp_path_factory):
             make_shenzhen(root / 'ChinaSet_AllFiles', [0] * 6 + [1] * 6, seeds))
 
 
+@pytest.mark.slow
 def test_val_ratio_gives_stratified_reproducible_three_way_split(tmp_path, two_sources):
     tbdb, shenzhen = two_sources
     inputs = ['--input', f'tbdb:{tbdb}', '--input', f'shenzhen:{shenzhen}']
@@ -153,6 +154,7 @@ def test_external_config_validates_on_val_and_tests_externally():
 
 
 # --------------------------------------------------------------------------- runner
+@pytest.mark.slow
 def test_run_ablation_takes_the_threshold_from_val(tmp_path, tiny_dataset):
     seeds = Seeds(1000)
     training, external = tmp_path / 'tbdb_val', tmp_path / 'pakistan_ext'

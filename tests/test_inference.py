@@ -103,6 +103,7 @@ def test_bf16_predicts_close_to_fp32_and_keeps_grad_cam_in_fp32(tiny_checkpoint,
     assert cam_fast.prob_tb == pytest.approx(cam_fp32.prob_tb, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_inference_benchmark_compares_baseline_fp32_and_bf16(tmp_path, capsys):
     bench = load_script('tools/analysis_tools/benchmark_inference.py', 'benchmark_inference')
     out = tmp_path / 'inference.json'
@@ -192,6 +193,7 @@ def test_threshold_sources(model_copy):
     assert s.threshold == 0.42 and s.threshold_source.endswith('operating_point.json')
 
 
+@pytest.mark.slow
 def test_default_model(model_copy, tmp_path_factory, monkeypatch):
     missing = tmp_path_factory.mktemp('empty') / 'default'
     monkeypatch.delenv(checkpoints.MODEL_ENV, raising=False)
@@ -242,6 +244,7 @@ def test_the_shipped_default_is_found_without_the_repository_layout(tmp_path, mo
     assert checkpoints._shipped_model_dir() == REPO / 'checkpoints' / 'default'  # source tree
 
 
+@pytest.mark.slow
 def test_the_shipped_default_model_loads_and_screens():
     """The committed checkpoints/default: weights-only loading, its own threshold, a P(TB) and
     a Grad-CAM map for a generated image (what the app does first)."""

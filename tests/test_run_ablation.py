@@ -1,6 +1,7 @@
 """tools/run_ablation.py trains, skips finished runs, reports failures, writes the table."""
 import json
 
+import pytest
 from conftest import REPO, load_script, run_tool
 
 CONFIG = 'configs/efficientnet/efficientnet-b0-fpn_noaug_1xb32-adamw-10e_tbcxr-512px.py'
@@ -17,6 +18,7 @@ def tiny_train_args(root):
             f'test_dataloader.dataset.data_root={root}']
 
 
+@pytest.mark.slow
 def test_grid_runs_skips_and_reports_failures(tiny_dataset, tmp_path):
     results, work = tmp_path / 'results', tmp_path / 'work'
     broken = tmp_path / 'broken.py'
@@ -50,6 +52,7 @@ def _metrics(auc):
             'screening/auc_ci_high': min(1.0, auc + 0.05)}
 
 
+@pytest.mark.slow
 def test_table_names_study_steps_and_shows_change_from_a_baseline(tmp_path):
     from mmtb.experiments import results_table
     study = ('configs/robust/efficientnet-lite0-in1k-pre-fpn_re-ra-rf{}_1xb32-adamw-5e_'

@@ -61,6 +61,7 @@ def test_single_class_set_reports_rates_without_auc():
     assert report['sensitivity'] == 50.0 and 'auc' not in report
 
 
+@pytest.mark.slow
 def test_paired_bootstrap_auc_delta_brackets_the_change_and_is_zero_for_one_model():
     from mmtb.evaluation.metrics import paired_bootstrap_auc_delta
     rng = np.random.default_rng(0)

@@ -19,6 +19,7 @@ def run(signal: float, seed: int) -> dict:
             for f, y in zip(FILES, LABELS)}
 
 
+@pytest.mark.slow
 def test_a_clearly_better_config_wins_over_seeds_and_images():
     weak = [run(0.05, s) for s in range(3)]
     strong = [run(0.4, 10 + s) for s in range(3)]
@@ -31,6 +32,7 @@ def test_a_clearly_better_config_wins_over_seeds_and_images():
     assert result['ensemble_delta_ci_low'] > 0
 
 
+@pytest.mark.slow
 def test_one_config_against_itself_has_a_ci_around_zero():
     runs = [run(0.1, s) for s in range(3)]
     result = compare_seed_groups(runs, runs, n_boot=200)
@@ -54,6 +56,7 @@ def test_ensemble_threshold_comes_from_internal_scores_only():
     assert op['sensitivity'] == 0 and op['specificity'] == 1
 
 
+@pytest.mark.slow
 def test_cli_writes_the_comparison(tmp_path, capsys):
     def folder(name, signal, seed):
         path = tmp_path / name

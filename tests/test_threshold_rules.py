@@ -2,6 +2,7 @@
 unchanged to another set's scores."""
 import json
 
+import pytest
 from conftest import run_tool
 
 
@@ -10,6 +11,7 @@ def write_scores(path, rows):
                                                       for i, (y, s) in enumerate(rows)))
 
 
+@pytest.mark.slow
 def test_both_rules_are_applied_to_the_external_scores(tmp_path):
     run = tmp_path / 'run'
     run.mkdir()
