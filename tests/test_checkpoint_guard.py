@@ -91,6 +91,7 @@ def test_train_resume_refuses_a_code_carrying_checkpoint(tiny_dataset, tmp_path)
     assert 'UnpicklingError' in result.stderr
     assert "getattr(<class 'numpy.ndarray'>, 'tofile'); refused" in result.stderr
     assert 'Epoch(train)' not in result.stdout + result.stderr  # refused before training
+    assert 'Traceback' not in result.stderr and 'weights_only' not in result.stderr  # one line
 
 
 @pytest.mark.slow
@@ -103,6 +104,7 @@ def test_train_load_from_refuses_a_code_carrying_checkpoint(tiny_dataset, tmp_pa
     assert not marker.exists()
     assert 'UnpicklingError' in result.stderr and 'posix.system' in result.stderr
     assert 'Epoch(train)' not in result.stdout + result.stderr
+    assert 'Traceback' not in result.stderr and 'weights_only' not in result.stderr
 
 
 @pytest.mark.slow

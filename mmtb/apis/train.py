@@ -4,6 +4,7 @@ The library side of ``tools/train.py`` (a thin entry point); ``python -m mmtb.ap
 the same command line, e.g. as the ablation runner's crash-isolated subprocess.
 """
 import argparse
+import pickle
 
 import torch
 from mmengine.runner import Runner
@@ -62,9 +63,21 @@ def train(cfg) -> Runner:
     return runner
 
 
+def refusal_reason(error: pickle.UnpicklingError) -> str:
+    """The line of a weights-only refusal that says what was refused, without torch's advice
+    to load with ``weights_only=False`` (which would run whatever the checkpoint carries)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    reasons = [line for line in lines if 'weights_only' not in line and 'torch.load' not in line]
+    return ' '.join(reasons) or type(error).__name__
+
+
 def main(argv=None):
     args = parse_args(argv)
-    train(train_config(args))
+    try:
+        train(train_config(args))
+    except pickle.UnpicklingError as error:  # --resume / load_from of a code-carrying file
+        raise SystemExit(f'error: checkpoint refused (UnpicklingError): {refusal_reason(error)}'
+                         ) from None
     finish_launcher()
 
 
