@@ -44,6 +44,22 @@ from mmtb.utils.config import run_name, runner_config
 REPO = Path(__file__).resolve().parents[2]
 
 
+def holds_weights(path: Path, state: dict, meta: dict) -> bool:
+    """Whether ``path`` already holds exactly these weights and meta: then the file is left as
+    it is, so republishing the same model (a new card, threshold or evaluation) adds no new
+    copy of the weights to the repository's history."""
+    if not path.is_file():
+        return False
+    try:
+        old = torch.load(path, map_location='cpu')
+    except Exception:  # unreadable or not a checkpoint: replace it
+        return False
+    old_state = old.get('state_dict', {})
+    return (old.get('meta') == meta and old_state.keys() == state.keys()
+            and all(old_state[k].dtype == v.dtype and torch.equal(old_state[k], v)
+                    for k, v in state.items()))
+
+
 def write_weights(checkpoint: Path, out: Path, fp16: bool = False, int8: bool = False) -> dict:
     """Weights and class names only (and a seed ensemble's member list); ``fp16`` halves the
     file, ``int8`` (seed ensembles only) stores convolution and linear weights as per-channel
@@ -61,7 +77,8 @@ def write_weights(checkpoint: Path, out: Path, fp16: bool = False, int8: bool = 
     kept = {'dataset_meta': {'classes': classes}}
     if meta.get('seed_ensemble'):
         kept['seed_ensemble'] = meta['seed_ensemble']
-    torch.save({'state_dict': state, 'meta': kept}, out / 'model.pth')
+    if not holds_weights(out / 'model.pth', state, kept):
+        torch.save({'state_dict': state, 'meta': kept}, out / 'model.pth')
     return dict(epoch=meta.get('epoch'), source=str(checkpoint),
                 members=meta.get('seed_ensemble', []), fp16=fp16 or int8, int8=int8)
 
