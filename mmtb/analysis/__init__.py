@@ -1,4 +1,5 @@
-"""Analyses of trained models: where their heat maps land (lesion boxes, lung field)."""
+"""Analyses of trained models - where their heat maps land (lesion boxes, lung field) - and of
+datasets: :mod:`mmtb.analysis.audit`, imported on its own (it needs scikit-learn and matplotlib)."""
 from .cam_localization import (
     box_area_fraction,
     energy_in_boxes,

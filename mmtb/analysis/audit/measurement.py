@@ -43,7 +43,9 @@ _HUE_NAMES = ((15, 'red'), (45, 'orange'), (70, 'yellow'), (160, 'green'), (200,
               (260, 'blue'), (300, 'purple'), (345, 'magenta'), (360, 'red'))
 
 
+# ----------------------------------------------------------------------------- one image
 def hue_name(hue: float) -> str:
+    """A colour word for a hue in degrees (0 red, 120 green, 240 blue), for the report."""
     return next(name for upper, name in _HUE_NAMES if hue < upper)
 
 

@@ -11,6 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from .measurement import STAT_NAMES, THUMBNAIL_SIDE, TINT_SPREAD, Measurements
 
@@ -43,7 +44,11 @@ def shortcut_probe(features: np.ndarray, labels: np.ndarray, folds: int = PROBE_
     if n_splits < 2:
         return {'auc': None, 'skipped': 'each class needs at least 2 images'}
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    with warnings.catch_warnings():  # non-convergence on thumbnails does not matter here
+    # One BLAS thread: the solver stops at max_iter on thumbnails, where its result depends on
+    # the thread count (a fold AUC moved by 0.006 between 1 and 2 threads), so a committed
+    # audit would not regenerate identically on another machine. Non-convergence does not
+    # matter here, so its warning is silenced.
+    with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter('ignore')
         scores = cross_val_score(model, features, labels, scoring='roc_auc',
                                  cv=StratifiedKFold(n_splits, shuffle=True, random_state=seed))
