@@ -21,8 +21,8 @@ import yaml
 
 from mmtb.evaluation.metrics import compare_scores, read_scores
 
-# the paper's four augmentation settings, in its row order
-AUG_NAMES = {'noaug': 'none', 're': 'RE', 're-ra': 'RE+RA', 're-ra-rf': 'RE+RA+RF'}
+# the paper's four augmentation settings (metafile labels), in its row order
+PAPER_SETTINGS = ('none', 'RE', 'RE+RA', 'RE+RA+RF')
 REPO = Path(__file__).resolve().parents[2]
 METAFILE = 'metafile.yml'
 UNLISTED = 'not in a metafile.yml'
@@ -134,7 +134,7 @@ def _paper_order(item) -> tuple:
     path, record = item
     model, aug = labels_of(record['config'])
     paper = aug.split(' + ')[0]
-    rank = list(AUG_NAMES.values()).index(paper) if paper in AUG_NAMES.values() else len(AUG_NAMES)
+    rank = PAPER_SETTINGS.index(paper) if paper in PAPER_SETTINGS else len(PAPER_SETTINGS)
     return model, rank, aug, path.parent.name
 
 
