@@ -86,3 +86,16 @@ def test_committed_tables_regenerate_identically(name, tmp_path):
     results_table(results, TABLES[name])
     for table in ('table.md', 'table.csv'):
         assert (results / table).read_text() == (REPO / 'results' / name / table).read_text()
+
+
+def test_every_committed_json_names_a_config_that_exists():
+    files = [*(REPO / 'results').glob('**/*.json'), *(REPO / 'checkpoints/default').glob('*.json')]
+    named = 0
+    for path in files:
+        if path.name.startswith('scalars_'):  # training logs, one JSON a line
+            continue
+        record = json.loads(path.read_text())
+        if isinstance(record, dict) and 'config' in record:
+            assert (REPO / record['config']).is_file(), path
+            named += 1
+    assert named >= 67
