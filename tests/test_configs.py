@@ -102,3 +102,37 @@ def test_every_result_names_the_config_that_ran():
         assert config.is_file(), path
         size = record.get('img_size') or 512
         assert input_size_of(Config.fromfile(str(config))) == size, path
+
+
+RECIPES = [p for p in LEAF_CONFIGS if p.parent.name == 'robust' and p.stem.endswith('512px')
+           and 'lesionpaste' not in p.name]  # lesion paste reads TBX11K's boxes when built
+
+
+@pytest.mark.parametrize('path', RECIPES, ids=lambda p: p.stem)
+def test_recipe_runs_its_declared_steps(path, tmp_path):
+    """A study recipe's pipelines are its ``cue_removal`` (every pipeline) and ``train_augment``
+    (training) lists around the paper's steps: same transforms, same order, same output."""
+    import cv2
+    import numpy as np
+    from mmengine.dataset import Compose
+    from mmpretrain.registry import TRANSFORMS
+    cfg = Config.fromfile(str(path))
+    cue, augment = list(cfg.get('cue_removal', [])), list(cfg.get('train_augment', []))
+    declared = {
+        'train_dataloader': [cfg.load_xray, *cue, *augment, *cfg.paper_augment, cfg.pack_inputs],
+        'val_dataloader': [cfg.load_xray, *cue, cfg.pack_inputs],
+        'test_dataloader': [cfg.load_xray, *cue, cfg.pack_inputs]}
+    image = tmp_path / 'chest.png'
+    grey = np.full((96, 96), 150, np.uint8)
+    grey[20:76, 15:40] = grey[20:76, 56:81] = 60
+    grey[5:15, 60:90] = 255  # a burnt-in block
+    cv2.imwrite(str(image), grey)
+    for key, steps in declared.items():
+        assert cfg[key].dataset.pipeline == steps, key
+        outputs = []
+        for pipeline in (cfg[key].dataset.pipeline, steps):
+            np.random.seed(0)
+            packed = Compose([TRANSFORMS.build(s) for s in pipeline])(
+                dict(img_path=str(image), gt_label=1))
+            outputs.append(packed['inputs'].numpy())
+        assert np.array_equal(*outputs), key

@@ -13,6 +13,9 @@ DEFAULT_DIR = REPO / 'checkpoints' / 'default'
 DEFAULT_CONFIG = REPO / 'configs' / 'default' / (
     'efficientnet-lite0-in1k-pre-fpn_re-ra-rf-robust_1xb32-adamw-5e_tbcxr-128px_'
     'recipe-ensemble10.py')
+# the default before it (results/default_history/seed-ensemble4_2026-11-26/)
+PREVIOUS_CONFIG = DEFAULT_CONFIG.with_name(DEFAULT_CONFIG.name.replace('recipe-ensemble10',
+                                                                       'seed-ensemble4'))
 # P(TB) of the first 8 TB X-rays of pakistan256 with the config.py published before the
 # default had a config under configs/ (commit 732653d): file names and scores, no pixels
 FIXTURE = Path(__file__).parent / 'fixtures' / 'default_p_tb_pakistan256.json'
@@ -24,6 +27,16 @@ def test_make_seed_ensemble_builds_the_default_config():
     cfg = Config.fromfile(str(DEFAULT_CONFIG))
     built = ensemble.recipe_ensemble_config([str(REPO / c) for c, _ in cfg.recipes],
                                             [len(seeds) for _, seeds in cfg.recipes])
+    for key in ('model', 'data_preprocessor', 'train_dataloader', 'val_dataloader',
+                'test_dataloader'):
+        assert built[key] == cfg[key], key
+
+
+def test_make_seed_ensemble_builds_the_previous_default_config():
+    ensemble = load_script('tools/model_converters/make_seed_ensemble.py', 'make_seed_ensemble')
+    cfg = Config.fromfile(str(PREVIOUS_CONFIG))
+    (recipe, seeds), = cfg.recipes
+    built = ensemble.ensemble_config(REPO / recipe, len(seeds))
     for key in ('model', 'data_preprocessor', 'train_dataloader', 'val_dataloader',
                 'test_dataloader'):
         assert built[key] == cfg[key], key

@@ -9,6 +9,6 @@ train_augment = []
 train_dataloader = dict(dataset=dict(pipeline=[
     _base_.load_xray, *cue_removal, *train_augment, *_base_.paper_augment,
     _base_.pack_inputs]))
-# The base sets test_dataloader = val_dataloader as a copy, so both pipelines are replaced.
-val_dataloader = dict(dataset=dict(pipeline=[_base_.load_xray, *cue_removal, _base_.pack_inputs]))
-test_dataloader = dict(dataset=dict(pipeline=[_base_.load_xray, *cue_removal, _base_.pack_inputs]))
+# val and test alike (the base's test_dataloader is a copy of its val_dataloader, not a link)
+val_dataloader = test_dataloader = dict(dataset=dict(pipeline=[
+    _base_.load_xray, *cue_removal, _base_.pack_inputs]))

@@ -7,5 +7,6 @@ train_augment = [_base_.paste_blocks]
 train_dataloader = dict(dataset=dict(pipeline=[
     _base_.load_xray, *cue_removal, *train_augment, *_base_.paper_augment,
     _base_.pack_inputs]))
-val_dataloader = dict(dataset=dict(pipeline=[_base_.load_xray, *cue_removal, _base_.pack_inputs]))
-test_dataloader = dict(dataset=dict(pipeline=[_base_.load_xray, *cue_removal, _base_.pack_inputs]))
+# val and test alike (the base's test_dataloader is a copy of its val_dataloader, not a link)
+val_dataloader = test_dataloader = dict(dataset=dict(pipeline=[
+    _base_.load_xray, *cue_removal, _base_.pack_inputs]))

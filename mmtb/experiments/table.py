@@ -1,7 +1,8 @@
 """The ablation table in the shape of the paper's Table 2, plus screening columns.
 
 Built only from the ``metrics.json`` files (and per-image ``scores_*.csv``) in a results folder,
-so the committed table can be regenerated from committed files at any time. The 'Threshold
+so the committed table can be regenerated from committed files at any time; model and
+augmentation labels come from the ``metafile.yml`` beside each run's config. The 'Threshold
 from' column says which split chose the operating threshold that the '@thr' columns are scored
 at: the internal test split (older results, which do not record it) or the training data's
 validation split. With a baseline run, each run's AUC change from it is shown, with a paired
@@ -12,16 +13,19 @@ import csv
 import io
 import json
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 from typing import List, Optional
 
+import yaml
+
 from mmtb.evaluation.metrics import compare_scores, read_scores
 
-AUG_NAMES = {'noaug': 'none', 're': 'RE', 're-ra': 'RE+RA', 're-ra-rf': 'RE+RA+RF'}
-# steps of the shortcut study (configs/robust/), written after the paper's setting
-STEP_NAMES = {'clahe': 'CLAHE', 'mask': 'mask marks', 'lungcrop': 'lung crop',
-              'shift': 'shift aug', 'paste': 'counter-cue', 'robust': 'all cue steps',
-              'bblr': 'backbone lr ×0.1', 'lesionpaste': 'lesion paste'}
+# the paper's four augmentation settings (metafile labels), in its row order
+PAPER_SETTINGS = ('none', 'RE', 'RE+RA', 'RE+RA+RF')
+REPO = Path(__file__).resolve().parents[2]
+METAFILE = 'metafile.yml'
+UNLISTED = 'not in a metafile.yml'
 # the paper's Table 2 (512 px, TB DB + Shenzhen): accuracy, precision, recall, F1 in %
 PAPER_TABLE2 = {
     ('resnet50-fpn', 'none'): (85.6, 78.2, 90.0, 81.1),
@@ -37,15 +41,21 @@ PAPER_COLUMNS = [('Accuracy', 'accuracy'), ('Precision', 'precision'), ('Recall'
                  ('F1', 'f1'), ('Specificity', 'specificity')]
 
 
-def _model_and_aug(config: str):
-    stem = Path(config).stem
-    model, _, rest = stem.partition('_')
-    aug = rest.split('_')[0]
-    for paper in sorted(AUG_NAMES, key=len, reverse=True):  # e.g. 're-ra-rf' + '-clahe'
-        steps = aug[len(paper) + 1:].split('-') if aug.startswith(paper + '-') else []
-        if steps and all(step in STEP_NAMES for step in steps):
-            return model, ' + '.join([AUG_NAMES[paper]] + [STEP_NAMES[s] for s in steps])
-    return model, AUG_NAMES.get(aug, aug)
+@lru_cache(maxsize=None)
+def _labels_in(metafile: Path) -> dict:
+    """{config path: (model, augmentation)} of every model a ``metafile.yml`` lists."""
+    models = yaml.safe_load(metafile.read_text()).get('Models') or []
+    return {Path(m['Config']).as_posix(): (m['Metadata']['Model'], m['Metadata']['Augmentation'])
+            for m in models}
+
+
+def labels_of(config: str, root: Path = REPO) -> tuple:
+    """(model, augmentation) labels of a run's config, from the ``metafile.yml`` of its folder:
+    the tables never read them out of file names, so renaming a config cannot relabel a run.
+    A config no metafile lists (a new experiment) is shown by its file name, marked as such."""
+    metafile = root / Path(config).parent / METAFILE
+    labels = _labels_in(metafile) if metafile.is_file() else {}
+    return labels.get(Path(config).as_posix(), (Path(config).stem, UNLISTED))
 
 
 def _auc(m: dict) -> str:
@@ -122,9 +132,9 @@ def _add_deltas(rows: List[dict], records: List[dict], folders: List[Path],
 def _paper_order(item) -> tuple:
     """Rows as in the paper's Table 2: by model, then none / RE / RE+RA / RE+RA+RF (+ steps)."""
     path, record = item
-    model, aug = _model_and_aug(record['config'])
+    model, aug = labels_of(record['config'])
     paper = aug.split(' + ')[0]
-    rank = list(AUG_NAMES.values()).index(paper) if paper in AUG_NAMES.values() else len(AUG_NAMES)
+    rank = PAPER_SETTINGS.index(paper) if paper in PAPER_SETTINGS else len(PAPER_SETTINGS)
     return model, rank, aug, path.parent.name
 
 
@@ -136,7 +146,7 @@ def table_rows(results_dir: Path, baseline: Optional[str] = None) -> List[dict]:
     for path, record in sorted(found, key=_paper_order):
         records.append(record)
         folders.append(path.parent)
-        model, aug = _model_and_aug(record['config'])
+        model, aug = labels_of(record['config'])
         internal = record['metrics'].get('internal', {})
         row = {'Run': path.parent.name, 'Model': model, 'Augmentation': aug,
                'Input': record.get('img_size') or 512, 'Seed': record.get('seed')}
@@ -187,7 +197,7 @@ def seed_spread(results_dir: Path) -> str:
     for (config, _), records in sorted(groups.items()):
         if len(records) < 2:
             continue
-        model, aug = _model_and_aug(config)
+        model, aug = labels_of(config)
         seeds = ', '.join('default' if r.get('seed') is None else str(r['seed']) for r in records)
         for name in records[0]['metrics']:
             aucs = [r['metrics'].get(name, {}).get('screening/auc') for r in records]

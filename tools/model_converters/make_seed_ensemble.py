@@ -9,9 +9,11 @@ the lung field and another does not), the ensemble's test pipeline concatenates 
 preprocessing along the channels (``PreprocessingViews``) and every member reads its own.
 
 Writes into ``--out`` a config whose model is a ``SeedEnsembleClassifier`` around CONFIG's
-model (the evaluators and the data pipelines stay CONFIG's, but for the views) and
+model (the evaluators and the data pipelines stay CONFIG's, but for the views; trained at
+another size than 512 px, pass the size's configs, e.g. ``..._tbcxr-128px.py``) and
 ``seed_ensemble.pth`` holding every member's weights (no optimizer state). Both load like any
 mmtb model: ``tools/test.py``, ``tools/screen.py``, the app, ``publish_default_model.py``.
+The shipped default's recipes, in member order, are in configs/default/.
 """
 import argparse
 import sys
@@ -21,6 +23,7 @@ import torch
 from mmengine.config import Config
 
 import mmtb  # noqa: F401  (registers the ensemble; allow-lists mmengine checkpoints)
+from mmtb.utils.config import runner_config
 
 CHECKPOINT_NAME = 'seed_ensemble.pth'
 LOADER, PACKER = 'LoadGreyXray', 'PackInputs'
@@ -126,7 +129,9 @@ def main(argv=None) -> int:
         return 2
     kind = 'recipe-ensemble' if args.recipe else 'seed-ensemble'
     config_path = out / f'{Path(args.config).stem}_{kind}{len(checkpoints)}.py'
-    cfg.dump(str(config_path))
+    # what runs only: the first recipe's building blocks (``cue_removal``, ...) would not say
+    # what the views do
+    runner_config(cfg).dump(str(config_path))
     torch.save(checkpoint, out / CHECKPOINT_NAME)
     print(f'wrote {config_path} and {out / CHECKPOINT_NAME} ({len(checkpoints)} members)')
     return 0
