@@ -75,6 +75,17 @@ def test_every_size_run_has_a_size_leaf():
     assert all('_base_' not in p.parts for p in SIZE_LEAVES)
 
 
+def _sizes_in(value) -> set:
+    """Every LoadGreyXray size and RandomResizedCrop scale anywhere in a config."""
+    if isinstance(value, (list, tuple)):
+        return set().union(*(_sizes_in(v) for v in value))
+    if not isinstance(value, dict):
+        return set()
+    found = set().union(*(_sizes_in(v) for v in value.values()))
+    key = dict(LoadGreyXray='size', RandomResizedCrop='scale').get(value.get('type'))
+    return found | ({value[key]} if key in value else set())
+
+
 @pytest.mark.parametrize('leaf', SIZE_LEAVES, ids=lambda p: p.stem)
 def test_size_leaf_is_its_paper_config_at_that_size(leaf):
     """A '-224px' leaf is exactly what ``--img-size 224`` makes of its 512 px config."""
@@ -85,8 +96,15 @@ def test_size_leaf_is_its_paper_config_at_that_size(leaf):
     assert config.pop('img_size') == size
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         assert config[key] == sized[key], key
-    assert {k: v for k, v in config.items() if k != 'work_dir'} == \
-        {k: v for k, v in sized.items() if k != 'work_dir'}
+    # the building blocks the pipelines were made of say the new size too (no stale entries) ...
+    blocks = {k for k, v in config.items() if v != sized.get(k)} - {'work_dir'}
+    assert blocks <= {'load_xray', 'shift_augment', 'train_augment', 'strong_shift_augment',
+                      'train_pipeline', 'test_pipeline'}
+    assert 'load_xray' in blocks
+    assert not _sizes_in(config) - {size}
+    # ... and nothing else changes
+    assert {k: v for k, v in config.items() if k not in blocks | {'work_dir'}} == \
+        {k: v for k, v in sized.items() if k not in blocks | {'work_dir'}}
     # one work dir per run, whichever way it was asked for
     assert load_config(str(leaf)).work_dir == sized['work_dir']
     assert load_config(str(leaf), img_size=128).work_dir.endswith('tbcxr-128px')
@@ -100,8 +118,8 @@ def test_every_result_names_the_config_that_ran():
         record = json.loads(path.read_text())
         config = root / record['config']
         assert config.is_file(), path
-        size = record.get('img_size') or 512
-        assert input_size_of(Config.fromfile(str(config))) == size, path
+        if record.get('img_size'):  # else the run used the config's own size
+            assert input_size_of(Config.fromfile(str(config))) == record['img_size'], path
 
 
 RECIPES = [p for p in LEAF_CONFIGS if p.parent.name == 'robust' and p.stem.endswith('512px')

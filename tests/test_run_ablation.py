@@ -146,3 +146,13 @@ def test_the_library_never_runs_a_tools_script():
                 value = str(const.value)
                 assert value != 'tools' and not value.startswith('tools/'), (
                     f'{path.relative_to(REPO)}:{call.lineno} runs a tools/ script')
+
+
+def test_a_results_record_names_the_size_config_that_ran():
+    """``--img-size 224`` on a 512 px config is recorded as its '-224px' leaf where one exists,
+    so every committed run names the config that ran (tests/test_configs.py checks them)."""
+    from mmtb.experiments.ablation import AblationRun, config_that_ran
+    paper = 'configs/resnet/resnet50-fpn_re_1xb32-adamw-10e_tbcxr-512px.py'
+    assert config_that_ran(AblationRun(paper, img_size=224)) == paper.replace('512px', '224px')
+    assert config_that_ran(AblationRun(paper)) == paper
+    assert config_that_ran(AblationRun(paper, img_size=96)) == paper  # no such leaf

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from mmtb.utils.config import load_config, run_name
+from mmtb.utils.config import input_size_of, load_config, run_name
 
 THRESHOLD_SPLITS = ('test', 'val')
 
@@ -129,6 +129,21 @@ def evaluate(run: AblationRun, name: str, data_root: Optional[str] = None,
     return json.loads(out.read_text())['metrics']
 
 
+def config_that_ran(run: AblationRun) -> str:
+    """The config a results record names: the size leaf beside ``run.config`` when the run
+    was asked for with ``--img-size`` and such a leaf exists (e.g. ``..._tbcxr-224px.py``)."""
+    leaf = Path(run.config).with_name(run_name(run.config, run.img_size) + '.py')
+    return str(leaf) if run.img_size and leaf != Path(run.config) and leaf.is_file() \
+        else run.config
+
+
+def _own_size(config: str) -> Optional[int]:
+    try:
+        return input_size_of(load_config(config))
+    except Exception:  # a config that does not load is recorded as a failed run anyway
+        return None
+
+
 def collect(run: AblationRun, results_dir: Path, train_args: List[str] = ()) -> None:
     """Copy the run's logs, scalars and metrics into the committed results folder.
 
@@ -145,7 +160,8 @@ def collect(run: AblationRun, results_dir: Path, train_args: List[str] = ()) -> 
     for scalars in sorted(run.work_dir.glob('2*/vis_data/scalars.json')):
         shutil.copy(scalars, dest / f'scalars_{scalars.parent.parent.name}.json')
     (dest / 'metrics.json').write_text(json.dumps(
-        dict(config=run.config, img_size=run.img_size, seed=run.seed, status=run.status,
+        dict(config=config_that_ran(run), img_size=run.img_size or _own_size(run.config),
+             seed=run.seed, status=run.status,
              threshold_split=run.threshold_split, train_args=list(train_args),
              metrics=run.metrics), indent=2))
 

@@ -7,8 +7,8 @@ from typing import Optional
 import torch
 from mmengine.config import Config, DictAction
 
-__all__ = ['DictAction', 'finish_launcher', 'input_size_of', 'load_config', 'run_name',
-           'runner_config', 'set_input_size', 'set_launcher']
+__all__ = ['DictAction', 'at_input_size', 'finish_launcher', 'input_size_of', 'load_config',
+           'run_name', 'runner_config', 'set_input_size', 'set_launcher']
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 # the input size a config's name ends its dataset part with: '..._tbcxr-224px'
@@ -39,6 +39,36 @@ def set_input_size(cfg: Config, size: int) -> None:
                 step['scale'] = int(size)
     if not found:
         raise ValueError('the config has no LoadGreyXray step whose size could be set')
+
+
+def _with_size(value, size: int):
+    """A copy of ``value`` with ``size`` in every LoadGreyXray and resizing step inside it."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_with_size(item, size) for item in value)
+    if not isinstance(value, dict):
+        return value
+    value = {key: _with_size(item, size) for key, item in value.items()}
+    if value.get('type') == 'LoadGreyXray':
+        value['size'] = int(size)
+    elif value.get('type') in RESIZING_STEPS:
+        value['scale'] = int(size)
+    return value
+
+
+def at_input_size(base, size: int) -> dict:
+    """What a size leaf changes in its base config: each top-level entry that holds a
+    ``LoadGreyXray`` or a resizing step (the dataloaders' pipelines, and the building blocks they
+    were made of, so that none still says the base's size), set as :func:`set_input_size` sets
+    it. Mmengine builds a base before its leaf, so a leaf cannot just override ``img_size``;
+    it states the change with ``globals().update(at_input_size(_base_, img_size))``."""
+    changed = {}
+    for key, value in base.items():
+        resized = _with_size(value, size)
+        if resized != value:
+            changed[key] = resized
+    if not any(key in changed for key in DATALOADERS):
+        raise ValueError('the config has no LoadGreyXray step whose size could be set')
+    return changed
 
 
 def input_size_of(cfg: Config) -> int:
