@@ -218,3 +218,32 @@ def lesion_screener(tmp_path_factory) -> LesionModel:
                work_dir / 'epoch_3.pth')
     return LesionModel(TBScreener(checkpoint=work_dir / 'epoch_3.pth'), work_dir,
                        rng.bit_generator.state)
+
+
+def chest(size: int = 128, seed: int = 0, lesion: bool = False) -> np.ndarray:
+    """The synthetic chest above (dark lungs in a brighter body), uint8 HxW."""
+    return synthetic_xray(np.random.default_rng(seed), size, lesion=lesion)[0]
+
+
+def chest_with_mediastinum(size: int = 96, seed: int = 1) -> np.ndarray:
+    """The chest above with a brighter mediastinum band between the lungs (its two ellipses
+    almost touch, real lungs do not)."""
+    rng = np.random.default_rng(seed)
+    img = chest(size, seed)
+    band = slice(int(0.44 * size), int(0.56 * size))
+    img[:, band] = np.clip(rng.normal(150, 12, img[:, band].shape), 0, 255)
+    return img
+
+
+def chest_in_border(border_value: int, size: int = 96, border: int = 40) -> tuple:
+    """A chest pasted into a wide uniform border; returns (image, the two lungs' boxes)."""
+    rng = np.random.default_rng(1)
+    canvas = np.clip(rng.normal(border_value, 4, (size + 2 * border,) * 2), 0, 255)
+    canvas[border:border + size, border:border + size] = chest_with_mediastinum(size)
+    half_w, top, bottom = size // 6, size // 2 - size // 3, size // 2 + size // 3
+    lungs = [  # the ellipses synthetic_xray draws, cut by the mediastinum band
+        (border + int(0.32 * size) - half_w, border + top, border + int(0.44 * size),
+         border + bottom),
+        (border + int(0.56 * size), border + top, border + int(0.68 * size) + half_w,
+         border + bottom)]
+    return canvas.astype(np.uint8), lungs

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what tests/test_app_browser.py needs: Debian's chromium and Playwright for Python.
+# Install what tests/test_app/test_app_browser.py needs: Debian's chromium and Playwright for Python.
 # Idempotent: apt runs only when /usr/bin/chromium is missing. Playwright drives that system
 # chromium (executable_path), so `playwright install` (a browser download) is never run.
 set -euo pipefail

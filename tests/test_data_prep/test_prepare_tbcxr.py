@@ -21,7 +21,7 @@ from mmtb.data_prep.sources import DataSourceError, parse_clinical_reading, read
 from mmtb.data_prep.split import stratified_split, write_dataset_files
 
 TOOL = REPO / 'tools' / 'dataset_converters' / 'prepare_tbcxr.py'
-SHARED_DATA = Path(__file__).resolve().parents[2] / 'shared' / 'data'
+SHARED_DATA = Path(__file__).resolve().parents[3] / 'shared' / 'data'
 
 
 def load_tool():

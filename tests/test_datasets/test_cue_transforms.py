@@ -4,7 +4,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO, synthetic_xray
+from conftest import REPO, chest, chest_in_border
 from mmcv.transforms import Compose
 from mmpretrain.registry import TRANSFORMS
 
@@ -26,11 +26,6 @@ AUGMENTATIONS = ['RandomGamma', 'RandomContrastBrightness', 'RandomBlur', 'Rando
 
 
 # ----------------------------------------------------------------------------- fixtures
-def chest(size: int = 128, seed: int = 0, lesion: bool = False) -> np.ndarray:
-    """conftest's synthetic chest (dark lungs in a brighter body), uint8 HxW."""
-    return synthetic_xray(np.random.default_rng(seed), size, lesion=lesion)[0]
-
-
 def bright_normal_chest(size: int = 128, seed: int = 0) -> np.ndarray:
     """A normal chest with bright but not burnt-in anatomy: a soft-edged spine/mediastinum
     near saturation (noise pushes single pixels to >= 250), a saturated, rounded shoulder and
@@ -54,30 +49,6 @@ def three_channels(grey: np.ndarray) -> np.ndarray:
 def exposed(grey: np.ndarray, gamma: float) -> np.ndarray:
     lut = np.clip(np.rint(255 * (np.arange(256) / 255) ** gamma), 0, 255).astype(np.uint8)
     return cv2.LUT(grey, lut)
-
-
-def chest_with_mediastinum(size: int = 96, seed: int = 1) -> np.ndarray:
-    """conftest's chest with a brighter mediastinum band between the lungs (its two ellipses
-    almost touch, real lungs do not)."""
-    rng = np.random.default_rng(seed)
-    img = chest(size, seed)
-    band = slice(int(0.44 * size), int(0.56 * size))
-    img[:, band] = np.clip(rng.normal(150, 12, img[:, band].shape), 0, 255)
-    return img
-
-
-def chest_in_border(border_value: int, size: int = 96, border: int = 40) -> tuple:
-    """A chest pasted into a wide uniform border; returns (image, the two lungs' boxes)."""
-    rng = np.random.default_rng(1)
-    canvas = np.clip(rng.normal(border_value, 4, (size + 2 * border,) * 2), 0, 255)
-    canvas[border:border + size, border:border + size] = chest_with_mediastinum(size)
-    half_w, top, bottom = size // 6, size // 2 - size // 3, size // 2 + size // 3
-    lungs = [  # the ellipses synthetic_xray draws, cut by the mediastinum band
-        (border + int(0.32 * size) - half_w, border + top, border + int(0.44 * size),
-         border + bottom),
-        (border + int(0.56 * size), border + top, border + int(0.68 * size) + half_w,
-         border + bottom)]
-    return canvas.astype(np.uint8), lungs
 
 
 def run(transform, img: np.ndarray) -> dict:

@@ -4,10 +4,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import load_script, synthetic_xray
+from conftest import chest_in_border, load_script, synthetic_xray
 from mmengine.config import Config
 from pytorch_grad_cam.utils.image import scale_cam_image
-from test_cue_transforms import chest_in_border
 from torch import nn
 
 import mmtb  # noqa: F401  (registers the transforms and the ensemble)

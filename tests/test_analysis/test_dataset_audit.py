@@ -16,7 +16,7 @@ from mmtb.analysis.audit import PROBE_WARNING_AUC, measure_image, run_audit
 from mmtb.datasets.transforms import MaskBurntInBlocks
 from mmtb.datasets.transforms.cue_removal import find_burnt_in_blocks
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / 'tools' / 'analysis_tools' / 'dataset_audit.py'
 CYAN_TINT = np.array([0.72, 0.97, 1.0])   # R, G, B gains: the TB database's blue-green cast
 
