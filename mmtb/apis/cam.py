@@ -4,8 +4,8 @@ Target layer: the FPN neck's finest fused level (``neck.fpn.layer_blocks[0]``, s
 Why: the neck pools every pyramid level straight into the linear head, so the finest level is
 where small lesions reach the classifier, and at stride 8 its map is 4x finer than the
 backbone's last stage (stride 32: 7x7 at 224 px, 2x2 at 64 px), too coarse to point at a
-lesion. ``tests/test_apis/test_inference.py`` checks on images with one lesion that the CAM peak falls
-on the lesion, and that the finest level beats the backbone's last stage at it.
+lesion. ``tests/test_apis/test_inference.py`` checks on images with one lesion that the CAM
+peak falls on the lesion, and that the finest level beats the backbone's last stage at it.
 
 Speed: the model's weights are frozen (``requires_grad_(False)``) and a forward hook turns
 the target layer's output into a fresh leaf that requires grad. So autograd records nothing

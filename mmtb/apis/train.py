@@ -25,7 +25,7 @@ def parse_args(argv=None):
                         help='mixed precision (bf16 on CPU, fp16 on GPU)')
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile the training step (mmengine compile=True): the '
-                        'fast path for EfficientNet on CPUs (README "Speed"); the first '
+                        'fast path for EfficientNet on CPUs (docs/benchmarks.md); the first '
                         'iterations wait for the compiler (a C++ compiler is needed on CPUs)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by total batch / 32')

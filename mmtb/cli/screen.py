@@ -51,7 +51,7 @@ def parse_args(argv=None):
                         help='screen images that do not look like radiographs too')
     parser.add_argument('--bf16', action='store_true',
                         help='predict under bf16 autocast (faster for ResNet50 on CPUs with '
-                        'bf16 units; Grad-CAM stays fp32); see the README speed table')
+                        'bf16 units; Grad-CAM stays fp32); see docs/benchmarks.md')
     parser.add_argument('--backend', choices=BACKENDS, default='pytorch',
                         help='pytorch, or onnxruntime (same decoder and test pipeline; '
                         'see docs/deployment.md)')

@@ -358,8 +358,8 @@ def _png_chunks_intact(data: bytes) -> bool:
     """Whether every PNG chunk length fits in the file and the last chunk is IEND.
 
     Why: OpenCV takes seconds to refuse a PNG whose chunk claims more bytes than the file has
-    (e.g. a corrupted IDAT length of 4 GB, found by tests/test_io/test_decode_fuzz.py); Pillow refuses
-    it at once, so such files take the full route.
+    (e.g. a corrupted IDAT length of 4 GB, found by tests/test_io/test_decode_fuzz.py); Pillow
+    refuses it at once, so such files take the full route.
     """
     pos, size = len(_PNG_SIGNATURE), len(data)
     while pos + 12 <= size:
