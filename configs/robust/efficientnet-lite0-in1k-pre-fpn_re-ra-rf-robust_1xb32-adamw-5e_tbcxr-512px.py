@@ -7,9 +7,7 @@ _base_ = ['./efficientnet-lite0-in1k-pre-fpn_re-ra-rf_1xb32-adamw-5e_tbcxr-512px
 # RF and RE)
 cue_removal = [_base_.mask_burnt_in, _base_.crop_lung_field, _base_.standardize]
 train_augment = [_base_.paste_blocks, *_base_.shift_augment]
-train_dataloader = dict(dataset=dict(pipeline=[
-    _base_.load_xray, *cue_removal, *train_augment, *_base_.paper_augment,
-    _base_.pack_inputs]))
-# val and test alike (the base's test_dataloader is a copy of its val_dataloader, not a link)
-val_dataloader = test_dataloader = dict(dataset=dict(pipeline=[
-    _base_.load_xray, *cue_removal, _base_.pack_inputs]))
+# the three dataloaders with these steps (mmtb.utils.config.cue_study_loaders)
+from mmtb.utils.config import cue_study_loaders  # noqa: E402  (runs while the config is read)
+
+globals().update(cue_study_loaders(_base_, cue_removal, train_augment))

@@ -7,8 +7,8 @@ from typing import Optional
 import torch
 from mmengine.config import Config, DictAction
 
-__all__ = ['DictAction', 'at_input_size', 'finish_launcher', 'input_size_of', 'load_config',
-           'run_name', 'runner_config', 'set_input_size', 'set_launcher']
+__all__ = ['DictAction', 'at_input_size', 'cue_study_loaders', 'finish_launcher', 'input_size_of',
+           'load_config', 'run_name', 'runner_config', 'set_input_size', 'set_launcher']
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 # the input size a config's name ends its dataset part with: '..._tbcxr-224px'
@@ -69,6 +69,19 @@ def at_input_size(base, size: int) -> dict:
     if not any(key in changed for key in DATALOADERS):
         raise ValueError('the config has no LoadGreyXray step whose size could be set')
     return changed
+
+
+def cue_study_loaders(base, cue_removal: list, train_augment: list = ()) -> dict:
+    """The dataloaders of a shortcut-study config, stated once for all of them: ``cue_removal``
+    after the loader in every pipeline, ``train_augment`` in training only, before the paper's
+    augmentation (``base.paper_augment``). For a config:
+    ``globals().update(cue_study_loaders(_base_, cue_removal, train_augment))``."""
+    train = [base.load_xray, *cue_removal, *train_augment, *base.paper_augment, base.pack_inputs]
+    test = [base.load_xray, *cue_removal, base.pack_inputs]
+    # val and test alike (a base's test_dataloader is a copy of its val_dataloader, not a link)
+    return dict(train_dataloader=dict(dataset=dict(pipeline=train)),
+                val_dataloader=dict(dataset=dict(pipeline=test)),
+                test_dataloader=dict(dataset=dict(pipeline=list(test))))
 
 
 def input_size_of(cfg: Config) -> int:
