@@ -13,7 +13,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmpretrain.registry import METRICS
-from scipy.stats import beta
+from scipy.stats import beta, rankdata
 from sklearn.metrics import roc_auc_score, roc_curve
 
 WHO_SENSITIVITY = 0.90
@@ -127,11 +127,21 @@ def stratified_resamples(labels, n_boot: int, seed: int = 0):
         yield np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
 
 
+def _resampled_aucs(scores: np.ndarray, labels: np.ndarray, n_boot: int, seed: int):
+    """ROC AUC of each of :func:`stratified_resamples`' resamples, all at once: the
+    Mann-Whitney form (mean rank of the TB images, ties averaged), which is the AUC that
+    ``roc_auc_score`` computes, without its per-call cost (a bootstrap makes thousands)."""
+    n_pos = int(np.sum(labels == 1))
+    n_neg = int(np.sum(labels == 0))
+    resamples = np.stack(list(stratified_resamples(labels, n_boot, seed)))  # TB columns first
+    ranks = rankdata(scores[resamples], axis=1)
+    return (ranks[:, :n_pos].sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
 def bootstrap_auc_ci(scores, labels, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05):
     """Percentile bootstrap CI of ROC AUC, resampling within each class (stratified)."""
-    scores, labels = np.asarray(scores), np.asarray(labels)
-    aucs = [roc_auc_score(labels[idx], scores[idx])
-            for idx in stratified_resamples(labels, n_boot, seed)]
+    scores, labels = np.asarray(scores, float), np.asarray(labels)
+    aucs = _resampled_aucs(scores, labels, n_boot, seed)
     low, high = np.quantile(aucs, [alpha / 2, 1 - alpha / 2])
     return float(low), float(high)
 
@@ -146,8 +156,8 @@ def paired_bootstrap_auc_delta(scores_a, scores_b, labels, n_boot: int = 1000, s
     """
     scores_a, scores_b = np.asarray(scores_a, float), np.asarray(scores_b, float)
     labels = np.asarray(labels)
-    deltas = [roc_auc_score(labels[idx], scores_b[idx]) - roc_auc_score(labels[idx], scores_a[idx])
-              for idx in stratified_resamples(labels, n_boot, seed)]
+    deltas = (_resampled_aucs(scores_b, labels, n_boot, seed)
+              - _resampled_aucs(scores_a, labels, n_boot, seed))
     low, high = np.quantile(deltas, [alpha / 2, 1 - alpha / 2])
     delta = roc_auc_score(labels, scores_b) - roc_auc_score(labels, scores_a)
     return float(delta), float(low), float(high)
