@@ -166,6 +166,14 @@ def measure_onnxruntime(screener: TBScreener, grey: np.ndarray, png: str, fp32: 
     return row
 
 
+def _in_repo(path) -> str:
+    """A path as the results record it: relative to the repository when inside it, so the
+    JSON names the same file on every machine."""
+    path = os.path.abspath(path)
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return os.path.relpath(path, repo) if path.startswith(repo + os.sep) else path
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.threads:
@@ -191,8 +199,8 @@ def main(argv=None) -> int:
             args.onnxruntime) else None
 
     result = dict(
-        model=screener.name, config=str(screener.config_path),
-        weights=str(screener.checkpoint_path) if screener.checkpoint_path else 'random',
+        model=screener.name, config=_in_repo(screener.config_path),
+        weights=_in_repo(screener.checkpoint_path) if screener.checkpoint_path else 'random',
         img_size=screener.input_size, source_image='1024x1024 uint8 grey',
         threads=torch.get_num_threads(), device=args.device, repeats=args.repeats,
         load_s=round(load_s, 2), batch_size=args.batch_size,
