@@ -132,7 +132,8 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     columns = COLUMNS + (['cam'] if cam_dir else [])
     input_set = {path.resolve() for path, _ in files}
-    shard = ShardRun.start(out, files) if args.launcher == 'pytorch' else None
+    shard = (ShardRun.start(out, files, args.batch_size) if args.launcher == 'pytorch'
+             else None)
     if shard:  # this rank's files, into its shard CSV
         files, out = shard.files, shard.partial_csv
     used_cams: set = set()

@@ -34,11 +34,15 @@ class ShardError(RuntimeError):
     """A shard is missing or incomplete; the message names it."""
 
 
-def shard_assignment(files: Sequence[tuple[Path, Path]], world: int) -> list[int]:
+def shard_assignment(files: Sequence[tuple[Path, Path]], world: int,
+                     batch_size: int = 1) -> list[int]:
     """The shard of each ``(file, relative path)``: groups of one folder + stem, in order of
-    first appearance, dealt out round-robin (balanced to one group)."""
+    first appearance, dealt out round-robin in blocks of ``batch_size`` groups (balanced to
+    one block). Blocks of the screening batch size make each rank's batches the very batches
+    one process would form, so the merged P(TB) match the single-process CSV to the last
+    digit (oneDNN's results depend on which images share a batch)."""
     groups: dict = {}
-    return [groups.setdefault((str(rel.parent), rel.stem), len(groups)) % world
+    return [groups.setdefault((str(rel.parent), rel.stem), len(groups)) // batch_size % world
             for _, rel in files]
 
 
@@ -124,22 +128,23 @@ class ShardRun:
     for all ranks and merges.
     """
 
-    def __init__(self, out, files: Sequence[tuple[Path, Path]], rank: int, world: int):
+    def __init__(self, out, files: Sequence[tuple[Path, Path]], rank: int, world: int,
+                 batch_size: int = 1):
         if not 0 <= rank < world:
             raise ValueError(f'rank {rank} is not in [0, {world})')
         self.out, self.rank, self.world = Path(out), rank, world
-        self.assignment = shard_assignment(files, world)
+        self.assignment = shard_assignment(files, world, batch_size)
         self.files = [f for f, s in zip(files, self.assignment) if s == rank]
         self.shard_dir = shard_dir_of(out)
         self.csv = shard_csv(self.shard_dir, rank, world)
         self.partial_csv = self.csv.with_suffix('.csv.part')
 
     @classmethod
-    def start(cls, out, files: Sequence[tuple[Path, Path]]) -> 'ShardRun':
+    def start(cls, out, files: Sequence[tuple[Path, Path]], batch_size: int = 1) -> 'ShardRun':
         import torch.distributed as dist
         if not dist.is_initialized():
             dist.init_process_group(backend='gloo', timeout=BARRIER_TIMEOUT)
-        run = cls(out, files, dist.get_rank(), dist.get_world_size())
+        run = cls(out, files, dist.get_rank(), dist.get_world_size(), batch_size)
         run.shard_dir.mkdir(parents=True, exist_ok=True)
         for stale in (run.csv, run.partial_csv):
             stale.unlink(missing_ok=True)

@@ -108,6 +108,10 @@ def test_assignment_is_balanced_and_keeps_one_stem_together():
     assert shard_assignment(files, 2) == [0, 1, 1, 0, 1, 0]
     assert shard_assignment(files, 1) == [0] * 6
     assert shard_assignment(files, 9) == [0, 1, 1, 2, 3, 4]  # more ranks than files
+    # in blocks of the batch size: each rank screens the batches one process would form
+    assert shard_assignment(files, 2, batch_size=2) == [0, 0, 0, 1, 1, 0]  # groups a b | c d/a | e
+    assert shard_assignment(files_of([f'{i}.png' for i in range(7)]), 2, batch_size=3) == [
+        0, 0, 0, 1, 1, 1, 0]
 
 
 def write_shard(path, rows, header=('file', 'prob_tb')):
