@@ -26,17 +26,23 @@ def _pipelines(cfg: Config):
 RESIZING_STEPS = ('RandomResizedCrop',)
 
 
+def _set_step_size(step: dict, size: int) -> bool:
+    """Give one pipeline step the input size: the ``size`` of a ``LoadGreyXray``, the output
+    ``scale`` of a step that crops and resizes back (``RESIZING_STEPS``). True for a loader."""
+    if step.get('type') == 'LoadGreyXray':
+        step['size'] = int(size)
+        return True
+    if step.get('type') in RESIZING_STEPS:
+        step['scale'] = int(size)
+    return False
+
+
 def set_input_size(cfg: Config, size: int) -> None:
-    """Set the model input size in every pipeline: the ``size`` of each ``LoadGreyXray`` and
-    the output ``scale`` of the steps that crop and resize back (``RESIZING_STEPS``)."""
+    """Set the model input size in every pipeline (each step as :func:`_set_step_size`)."""
     found = False
     for pipeline in _pipelines(cfg):
         for step in pipeline:
-            if step.get('type') == 'LoadGreyXray':
-                step['size'] = int(size)
-                found = True
-            elif step.get('type') in RESIZING_STEPS:
-                step['scale'] = int(size)
+            found = _set_step_size(step, size) or found
     if not found:
         raise ValueError('the config has no LoadGreyXray step whose size could be set')
 
@@ -48,10 +54,7 @@ def _with_size(value, size: int):
     if not isinstance(value, dict):
         return value
     value = {key: _with_size(item, size) for key, item in value.items()}
-    if value.get('type') == 'LoadGreyXray':
-        value['size'] = int(size)
-    elif value.get('type') in RESIZING_STEPS:
-        value['scale'] = int(size)
+    _set_step_size(value, size)
     return value
 
 
