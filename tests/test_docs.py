@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / 'README.md'
 MAX_README_LINES = 200
 README_COMMANDS = (
-    'pip install -e . && streamlit run demo/streamlit_app.py',
+    'pip install -e . && mmtb-app',
     "pip install -e '.[tests]' && python -m pytest -q",
 )
 # Every Markdown page of the project (not data/ or work_dirs/, which hold no docs).

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import urllib.request
 
@@ -92,15 +93,16 @@ def test_mmtb_app_starts_the_shipped_page_headless(installed):
     helped = run(bin_dir / 'mmtb-app', '--help', cwd=elsewhere, env=env)
     assert helped.returncode == 0 and 'usage: mmtb-app' in helped.stdout
     port = free_port()
-    proc = subprocess.Popen(
-        [str(bin_dir / 'mmtb-app'), '--server.headless', 'true', '--server.port', str(port),
-         '--server.address', '127.0.0.1', '--browser.gatherUsageStats', 'false'],
+    proc = subprocess.Popen(  # headless, no usage statistics, viewer toolbar: its defaults
+        [str(bin_dir / 'mmtb-app'), '--server.port', str(port), '--server.address', '127.0.0.1'],
         cwd=elsewhere, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
     url = f'http://127.0.0.1:{port}'
     try:
         deadline = time.monotonic() + 90
         while True:
-            assert proc.poll() is None, proc.stdout.read()[-3000:]
+            assert proc.poll() is None, ''.join(lines)[-3000:]
             try:
                 with urllib.request.urlopen(f'{url}/_stcore/health', timeout=2) as r:
                     if r.status == 200:
@@ -108,6 +110,10 @@ def test_mmtb_app_starts_the_shipped_page_headless(installed):
             except OSError:
                 assert time.monotonic() < deadline, 'mmtb-app did not answer'
                 time.sleep(0.5)
+        # the model is loaded and warmed up at start, before anyone opens the page
+        while not any('mmtb-app: model ready (default' in line for line in lines):
+            assert proc.poll() is None and time.monotonic() < deadline + 120, ''.join(lines)
+            time.sleep(0.5)
         with urllib.request.urlopen(url, timeout=10) as r:
             assert r.status == 200 and '<div id="root">' in r.read().decode()
     finally:

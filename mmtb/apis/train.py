@@ -9,6 +9,7 @@ import pickle
 import torch
 from mmengine.runner import Runner
 
+from mmtb.utils.allocator import restart_with_allocator
 from mmtb.utils.config import DictAction, finish_launcher, load_config, set_launcher
 
 
@@ -51,6 +52,10 @@ def train_config(args):
         cfg.optim_wrapper.dtype = None if cuda else 'bfloat16'
     if args.compile:
         cfg.compile = True
+    # every data-loader worker gets every image decoded and cue-removed from the first step
+    hooks = cfg.setdefault('custom_hooks', [])
+    if not any(hook.get('type') == 'WarmCachesHook' for hook in hooks):
+        hooks.append(dict(type='WarmCachesHook'))
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
     return cfg
@@ -82,4 +87,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
+    restart_with_allocator()  # tcmalloc/jemalloc when installed (mmtb.utils.allocator)
     main()

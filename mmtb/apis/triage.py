@@ -8,12 +8,14 @@ refuse the same images and flag the same scores, so each rule is one function.
   above ``COLOUR_PHOTO_THRESHOLD``, see :mod:`mmtb.io.decode`) is a photograph, not a
   radiograph; the model was never tested on such images, so it gets no TB / no-TB verdict
   unless the user explicitly forces screening.
-* Borderline: a score inside the bootstrap 95 % confidence interval of the threshold that the
-  operating point JSON stores (``threshold_ci``, written by ``tools/calibrate_threshold.py``).
-  The threshold itself is only known to within that interval (another draw of the calibration
-  set would have put it anywhere in it), so a score there could have been called either way.
-  An operating point without an interval has no band (nothing is flagged), rather than an
-  invented one.
+* Borderline: a score inside the band that ``operating_point.json`` stores as
+  ``borderline_band`` (written by ``tools/analysis_tools/borderline_band.py``): the threshold
+  ± how far one-step slider edits (size ±5 %, brightness/contrast ±0.05, sharpness ±0.1)
+  moved the model's scores on a labelled set, 95th percentile on the logit scale
+  (:mod:`mmtb.analysis.retest`). A score there could have been called either way after an edit
+  that should not matter. An operating point without a measured band has no band (nothing is
+  flagged), rather than an invented one. (The threshold's bootstrap interval, the first rule,
+  is far wider for the default: it would call most scores borderline; docs/app.md.)
 """
 from __future__ import annotations
 
@@ -48,18 +50,16 @@ def screening_refusal(decoded: DecodedXray) -> Optional[str]:
 
 
 def borderline_band(operating_point: Optional[dict]) -> Optional[tuple[float, float]]:
-    """(low, high) of the threshold's confidence interval, or None when there is none.
+    """(low, high) of the operating point's measured ``borderline_band``, or None without one.
 
-    The band always contains the threshold itself (an interval that misses it is widened to it).
+    The band always contains the threshold itself (a band that misses it is widened to it).
     """
-    if not operating_point:
-        return None
-    ci = operating_point.get('threshold_ci')
-    if not isinstance(ci, (list, tuple)) or len(ci) != 2:
+    band = (operating_point or {}).get('borderline_band')
+    if not isinstance(band, dict):
         return None
     try:
-        low, high = sorted(float(v) for v in ci)
-    except (TypeError, ValueError):
+        low, high = sorted(float(band[key]) for key in ('low', 'high'))
+    except (KeyError, TypeError, ValueError):
         return None
     threshold = float(operating_point['threshold'])
     return min(low, threshold), max(high, threshold)
@@ -164,6 +164,7 @@ def clinician_summary(model_dir) -> Optional[str]:
         'lateral views and children were not evaluated separately, and photographs get no '
         'verdict. The score can rest on burnt-in labels, rulers, the neck or the chest wall '
         'rather than the lungs (the heat map warns when most of it lies outside the lung '
-        'field). Results near the threshold are flagged "borderline" because the threshold '
-        'itself is uncertain. Edits (crop, size, brightness) change what the model sees.')
+        'field). Results near the threshold are flagged "borderline": there, an edit as small as '
+        'one slider step moved test X-rays across the threshold. Edits (crop, size, '
+        'brightness) change what the model sees.')
     return '\n\n'.join(lines)

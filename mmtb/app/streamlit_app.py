@@ -61,6 +61,7 @@ from mmtb.app.helpers import (
     probability_bar_html,
     side_by_side,
 )
+from mmtb.app.model_cache import load_screener
 from mmtb.io.decode import MIN_SIDE, XrayDecodeError
 
 EDIT_DEFAULTS = dict(edit_crop=False, edit_scale=100, edit_brightness=1.0,
@@ -71,20 +72,15 @@ LOAD_FAILED = ('The selected model could not be loaded. Choose another model in 
                'or ask the person who runs this app.')
 EDITS_CHANGE_INPUT = ('These edits change what the model sees (and so the score). To look at '
                       'the image without changing the score, use "Display window" instead.')
+# Streamlit's button that opens a collapsed sidebar (phones) is an unlabelled "»": name it
+SIDEBAR_BUTTON_LABEL = 'Model'
+SIDEBAR_BUTTON_CSS = ('<style>[data-testid="stExpandSidebarButton"]::after {content: "%s"; '
+                      'margin-left: 0.25rem; font-size: 0.9rem;}</style>' % SIDEBAR_BUTTON_LABEL)
 CROPPER_WIDTH = 600  # px: the cropper shows a copy at most this wide; its box is scaled back
 log = logging.getLogger('mmtb.demo')
 
 
 # ------------------------------------------------------------------------------------ model
-@st.cache_resource(max_entries=3, show_spinner='Loading and warming up the model...')
-def load_screener(config: str | None, checkpoint: str | None, threshold) -> TBScreener:
-    """Load once per (config, checkpoint, threshold), shared by every user and rerun, and run
-    one throw-away screening so the first real one is as fast as the later ones."""
-    screener = TBScreener(config=config, checkpoint=checkpoint, threshold=threshold)
-    screener.warm_up()
-    return screener
-
-
 def cli_args() -> list[str] | None:
     """Arguments after ``--`` when started by ``streamlit run`` on the page being run (this
     module under ``mmtb-app``, or its wrapper ``demo/streamlit_app.py``), else None.
@@ -301,7 +297,8 @@ def show_result(screener, pred, grey, name, screened_at, unedited, warnings, win
     if screener.borderline_band is not None:
         low, high = screener.borderline_band
         st.caption(f'Borderline: between {format_probability(low)} and '
-                   f'{format_probability(high)}, the 95 % confidence interval of the threshold.')
+                   f'{format_probability(high)}, where one slider step (size 5 %, brightness '
+                   f'or contrast 0.05) moved scores across the threshold on test X-rays.')
     if unedited is not None:
         st.info(f'Your edits changed what the model saw. Unedited image: TB probability '
                 f'{format_probability(unedited)}.')
@@ -361,6 +358,7 @@ def model_details(screener: TBScreener, calibration: str) -> None:
 def main() -> None:
     st.set_page_config(page_title='mmtb: TB screening', page_icon=':lungs:', layout='centered',
                        initial_sidebar_state='auto')
+    st.markdown(SIDEBAR_BUTTON_CSS, unsafe_allow_html=True)
     st.title('TB screening on chest X-rays')
     st.caption(NOTE)
     defaults = model_defaults(cli_args())

@@ -7,7 +7,7 @@ Uses the same inference path as the app (mmtb.apis.TBScreener): the one decoder 
 (recognised by content, so a DICOM without extension works), the config's test pipeline for
 preprocessing, Grad-CAM on the FPN's finest level for --out / --report. An image that is not a
 radiograph (a colour photograph) gets ``decision: not_screened`` unless --force is given; a score
-inside the threshold's confidence interval is ``borderline`` (mmtb.apis.triage).
+inside the model's measured borderline band is ``borderline`` (mmtb.apis.triage).
 Exit status: 0 ok, 2 unusable image or model files (one-line message on stderr).
 """
 import argparse

@@ -9,8 +9,8 @@ Every file goes through the one decoder and the app's inference path (mmtb.apis.
 readable images are predicted in batches. A file that cannot be read gets a row with an
 ``error`` (and empty prob_tb / decision) and screening goes on. An image that is not a
 radiograph (a colour photograph) gets ``decision=not_screened`` with the reason in
-``warnings`` unless --force is given; ``borderline`` is 1 for a score inside the threshold's
-confidence interval (mmtb.apis.triage, the rules the app uses). With --cam-dir, a Grad-CAM
+``warnings`` unless --force is given; ``borderline`` is 1 for a score inside the model's
+measured borderline band (mmtb.apis.triage, the rules the app uses). With --cam-dir, a Grad-CAM
 overlay per image is written there, mirroring the input names (``<name>_cam.png``), never
 over an input file. ``--backend onnxruntime`` predicts with a model exported to ONNX (same
 decoder and test pipeline; no Grad-CAM). tools/dist_screen.sh runs it on several processes

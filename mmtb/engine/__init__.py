@@ -1,4 +1,4 @@
-from .hooks import ChannelsLastHook
+from .hooks import ChannelsLastHook, WarmCachesHook
 from .optimizers import CPUAutocastOptimWrapper
 
-__all__ = ['ChannelsLastHook', 'CPUAutocastOptimWrapper']
+__all__ = ['ChannelsLastHook', 'CPUAutocastOptimWrapper', 'WarmCachesHook']

@@ -68,13 +68,14 @@ class _Logits(torch.nn.Module):
 def time_training_steps(cfg, pipeline: list, *, channels_last: bool, bf16: bool,
                         iters: int = 5, warmup: int = 2, num_workers: int = 0,
                         prefill_cache: bool = False, compile_model: bool = False,
-                        seed: int = 0) -> dict:
+                        remember: bool = True, seed: int = 0) -> dict:
     """Median seconds per training step and images/s for one setting of the fast-path switches.
 
     ``prefill_cache`` runs the pipeline once over the images used, which is what every epoch
     after the first sees when the decode cache is on. ``compile_model`` wraps ``train_step`` in
     ``torch.compile`` exactly as mmengine's Runner does for a config with ``compile = True``
-    (the compile itself falls in the warm-up steps).
+    (the compile itself falls in the warm-up steps). ``remember=False`` makes the deterministic
+    steps recompute every time, as stock mmpretrain would (mmtb.datasets.transforms.memo).
     """
     init_default_scope('mmpretrain')  # mmtb's optimizer wrappers live in mmpretrain's scope
     torch.manual_seed(seed)
@@ -83,6 +84,9 @@ def time_training_steps(cfg, pipeline: list, *, channels_last: bool, bf16: bool,
     dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     dataset_cfg.pipeline = pipeline
     dataset = DATASETS.build(dataset_cfg)
+    for transform in dataset.pipeline.transforms:
+        if hasattr(transform, 'remember'):
+            transform.remember = remember
     batch_size = cfg.train_dataloader.batch_size
     indices = list(range(min(len(dataset), batch_size * (iters + warmup))))
     subset = torch.utils.data.Subset(dataset, indices)

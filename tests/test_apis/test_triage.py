@@ -41,11 +41,16 @@ def test_a_colour_photo_is_refused_and_an_xray_is_not():
     assert screening_refusal(decode_xray(png_bytes(grey))) is None
 
 
-def test_borderline_band_is_the_thresholds_confidence_interval():
+def test_borderline_band_is_the_measured_band_of_the_operating_point():
     assert borderline_band(None) is None
-    assert borderline_band(dict(threshold=0.4)) is None  # no interval: nothing invented
-    assert borderline_band(dict(threshold=0.4, threshold_ci=[0.6, 0.3])) == (0.3, 0.6)
-    assert borderline_band(dict(threshold=0.7, threshold_ci=[0.3, 0.6])) == (0.3, 0.7)
+    assert borderline_band(dict(threshold=0.4)) is None  # nothing measured: nothing invented
+    # the threshold's bootstrap interval is no longer a band (far too wide)
+    assert borderline_band(dict(threshold=0.4, threshold_ci=[0.1, 0.9])) is None
+    assert borderline_band(dict(threshold=0.4, borderline_band=dict(low=0.6, high=0.3))) == (
+        0.3, 0.6)
+    assert borderline_band(dict(threshold=0.7, borderline_band=dict(low=0.3, high=0.6))) == (
+        0.3, 0.7)
+    assert borderline_band(dict(threshold=0.4, borderline_band=dict(low='x'))) is None
     band = (0.3, 0.6)
     assert is_borderline(0.3, band) and is_borderline(0.6, band)
     assert not is_borderline(0.29, band) and not is_borderline(0.5, None)
@@ -123,7 +128,8 @@ def test_screen_tool_writes_not_screened_and_borderline(tiny_checkpoint, tmp_pat
     (root / 'holiday.png').write_bytes(png_bytes(colour_photo()))
     (root / 'scan.dat').write_bytes(png_bytes(synthetic_xray(np.random.default_rng(5), 64)[0]))
     op = tmp_path / 'op.json'
-    op.write_text(json.dumps(dict(threshold=0.5, threshold_ci=[0.0, 1.0])))
+    band = dict(low=0.0, high=1.0)
+    op.write_text(json.dumps(dict(threshold=0.5, borderline_band=band)))
     out = tmp_path / 'r.csv'
     base = [str(root), '--out', str(out), '--checkpoint', str(tiny_checkpoint.checkpoint),
             '--threshold', str(op)]

@@ -296,25 +296,43 @@ def test_any_file_is_accepted_and_a_refusal_is_a_message_in_the_page(app_env):
     assert not at.exception and not at.error and at.image
 
 
-def test_the_model_is_loaded_once_not_on_every_rerun(app_env, monkeypatch):
+@pytest.fixture
+def model_loads(monkeypatch):
+    """The arguments of every TBScreener the app's model cache builds (empty cache first)."""
     import streamlit as st
 
-    import mmtb.apis
+    from mmtb.app import model_cache
     loads = []
 
-    class CountingScreener(mmtb.apis.TBScreener):
+    class CountingScreener(model_cache.TBScreener):
         def __init__(self, *args, **kwargs):
             loads.append(args or kwargs)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(mmtb.apis, 'TBScreener', CountingScreener)
+    monkeypatch.setattr(model_cache, 'TBScreener', CountingScreener)
     st.cache_resource.clear()
+    yield loads
+    st.cache_resource.clear()  # later tests must not get the counting class
+
+
+def test_the_model_is_loaded_once_not_on_every_rerun(app_env, model_loads):
     at = upload(new_app().run(), 'chest.png', xray_png(64))
     at.slider(key='edit_sharpness').set_value(2.0).run()
     at.button(key='predict').click().run()
     at.slider(key='cam_alpha').set_value(0.6).run()
-    assert not at.exception and len(loads) == 1
-    st.cache_resource.clear()  # later tests must not get the counting class
+    assert not at.exception and len(model_loads) == 1
+
+
+def test_the_model_warmed_up_at_start_is_the_one_the_first_user_gets(app_env, model_loads,
+                                                                     capsys):
+    """mmtb-app warms the sidebar's first model up while the server starts: the page's first
+    run finds it in the cache and loads nothing."""
+    from mmtb.app.model_cache import warm_up_in_background
+    warm_up_in_background(None).join(timeout=120)
+    assert len(model_loads) == 1 and 'mmtb-app: model ready' in capsys.readouterr().err
+    at = upload(new_app().run(), 'chest.png', xray_png(64))
+    at.button(key='predict').click().run()
+    assert not at.exception and at.metric and len(model_loads) == 1
 
 
 def test_colour_photo_gets_no_verdict_unless_screened_anyway(app_env):
@@ -336,13 +354,14 @@ def test_colour_photo_gets_no_verdict_unless_screened_anyway(app_env):
 
 def test_borderline_scores_are_flagged_and_the_band_explained(app_env):
     at = upload(new_app().run(), 'chest.png', xray_png(96))
-    op = json.dumps(dict(threshold=0.5, threshold_ci=[0.0, 1.0])).encode()
+    band = dict(low=0.0, high=1.0)
+    op = json.dumps(dict(threshold=0.5, borderline_band=band)).encode()
     at.file_uploader(key='threshold_upload').upload('op.json', op, 'application/json')
     at.run()
     at.button(key='predict').click().run()
     assert not at.exception and not at.error
     assert at.subheader[0].value.startswith(':orange[Borderline — review]')
-    assert any('95 % confidence interval of the threshold' in c for c in texts(at.caption))
+    assert any('one slider step' in c for c in texts(at.caption))
     assert any('shaded: borderline band' in m.value for m in at.markdown)
 
 

@@ -3,9 +3,10 @@
     python tools/analysis_tools/app_load_test.py --users 8 --images 5 \
         --out docs/benchmarks/app_load.json [-- --checkpoint PATH]
 
-Starts ``streamlit run demo/streamlit_app.py`` on a free 127.0.0.1 port (nothing else is
-contacted), opens one Playwright browser context per user (Debian chromium, as the browser
-tests), and lets every user upload and screen ``--images`` generated X-rays at the same time.
+Starts the app as ``mmtb-app`` does (``python -m mmtb.cli.app``) on a free 127.0.0.1 port
+(nothing else is contacted), opens one Playwright browser context per user (Debian chromium,
+as the browser tests), and lets every user upload and screen ``--images`` generated X-rays at
+the same time.
 Records each time from pressing "Screen for TB" to the result, whether every user got a result
 without an error, and the server's peak resident memory (/proc VmHWM of the one server
 process, where the model is loaded once for all users). Bounded: a fixed number of requests
@@ -28,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
+PRESS_SCREEN = 'Press "Screen for TB" to score this image.'
 CHROMIUM = '/usr/bin/chromium'
 CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
                  '--no-first-run', '--disable-background-networking',
@@ -41,6 +43,7 @@ def parse_args(argv=None):
     parser.add_argument('--size', type=int, default=512, help='side of the generated X-rays')
     parser.add_argument('--timeout', type=float, default=900, help='seconds for the whole test')
     parser.add_argument('--out', default='docs/benchmarks/app_load.json')
+    parser.add_argument('--machine-note', help='recorded with the results, e.g. what else ran')
     parser.add_argument('app_args', nargs='*', help='after --: arguments for the app')
     return parser.parse_args(argv)
 
@@ -95,23 +98,32 @@ def one_user(browser, url, user, args, deadline, results):
     try:
         page = context.new_page()
         page.goto(url, wait_until='domcontentloaded')
+        stage, i = 'open', None
         for i in range(args.images):
             left_ms = max(1_000, (deadline - time.monotonic()) * 1000)
             name = f'user{user}_xray{i}.png'
+            stage = 'upload'
             page.locator('.st-key-upload input[type=file]').set_input_files(
                 dict(name=name, mimeType='image/png', buffer=xray_png(user * 100 + i, args.size)),
                 timeout=left_ms)
+            stage = 'upload screened by the app'
             page.get_by_text(f'{name}', exact=False).first.wait_for(timeout=left_ms)
+            # the file name shows while the browser still sends the file: a click before the
+            # app has rerun with it would screen the previous image (whose result then gives
+            # way to the new one unscreened); the app asks for the click once it has the file
+            page.get_by_text(PRESS_SCREEN).first.wait_for(timeout=left_ms)
+            stage = 'Screen button'
             button = page.get_by_role('button', name='Screen for TB')
             button.wait_for(timeout=left_ms)
             start = time.monotonic()
             button.click(timeout=left_ms)
+            stage = 'result'
             page.get_by_text(f'{name} · screened').first.wait_for(timeout=left_ms)
             results.append(dict(user=user, image=i, seconds=time.monotonic() - start,
                                 error=page.locator('[data-testid="stException"]').count() > 0))
     except Exception as e:  # noqa: BLE001 - a failed user is a result of the test
-        results.append(dict(user=user, image=None, seconds=None, error=f'{type(e).__name__}: '
-                            f'{str(e).splitlines()[0][:200]}'))
+        results.append(dict(user=user, image=i, seconds=None, stage=stage,
+                            error=f'{type(e).__name__}: {str(e).splitlines()[0][:200]}'))
     finally:
         context.close()
 
@@ -124,11 +136,10 @@ def main(argv=None) -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith('MMTB_')}
     env.update(PYTHONPATH=str(REPO))
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, '-m', 'streamlit', 'run', 'demo/streamlit_app.py',
-         '--server.headless', 'true', '--server.port', str(port),
+    proc = subprocess.Popen(  # mmtb-app: headless, and the model warmed up while it starts
+        [sys.executable, '-m', 'mmtb.cli.app', '--server.port', str(port),
          '--server.address', '127.0.0.1', '--server.fileWatcherType', 'none',
-         '--browser.gatherUsageStats', 'false', '--', *args.app_args],
+         '--', *args.app_args],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results = []
     try:
@@ -167,7 +178,7 @@ def main(argv=None) -> int:
         server_peak_rss_mib=peak,
         wall_seconds=round(time.monotonic() - started, 1),
         machine=dict(cpus=os.cpu_count(), platform=platform.platform(),
-                     note='shared machine: other jobs ran at the same time'),
+                     note=args.machine_note),
         per_request=results)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

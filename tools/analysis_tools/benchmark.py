@@ -1,23 +1,30 @@
-"""Training speed: mmpretrain's stock path vs mmtb's fast path, in one run, on this machine.
+"""Training speed: mmpretrain's stock path vs mmtb's fast path, on this machine.
 
     python tools/analysis_tools/benchmark.py CONFIG --img-size 224 [--bf16 auto|on|off] \\
-        [--iters 5] [--out docs/benchmarks/train_cpu.json]
+        [--compile] [--iters 5] [--out docs/benchmarks/train_cpu.json]
 
 Both settings train the same model on the same batches of the config's training set (data
-pipeline included, median step time after warm-up): the baseline decodes every file every step
-through mmpretrain's LoadImageFromFile + Resize in fp32 and the default memory format; the fast
-path serves decoded, grey, resized images from the cache, runs channels-last and, where it
-helps, bf16 autocast. Also reports the model's achieved FLOP/s as a fraction of the machine's
-peak (a large matrix multiply) and whether the two first-step losses agree.
+pipeline included, median step time after warm-up), each in its own process: the baseline
+decodes every file every step through mmpretrain's LoadImageFromFile + Resize and recomputes
+every step, in fp32, the default memory format and glibc's allocator, as stock mmpretrain
+does; the fast path is what ``tools/train.py`` runs: decoded, grey, resized images from the
+cache, deterministic steps remembered per image (mmtb.datasets.transforms.memo), channels-last,
+the allocator of mmtb.utils.allocator (``--allocator``) and, where it helps, bf16 autocast.
+Also reports the model's achieved FLOP/s as a fraction of the machine's peak (a large matrix
+multiply) and whether the two first-step losses agree.
 """
 import argparse
 import json
+import os
 import platform
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
 
+from mmtb.utils.allocator import ENV_VAR, allocator_env
 from mmtb.utils.benchmark import (
     forward_flops,
     peak_matmul_flops,
@@ -25,6 +32,8 @@ from mmtb.utils.benchmark import (
     time_training_steps,
 )
 from mmtb.utils.config import DictAction, input_size_of, load_config
+
+SETTINGS = ('baseline', 'fast')
 
 
 def parse_args(argv=None):
@@ -39,8 +48,37 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--num-workers', type=int, help='default: the config\'s')
     parser.add_argument('--out', help='write the results as JSON')
+    parser.add_argument('--allocator', default='auto',
+                        help=f'the fast path\'s allocator, as {ENV_VAR}: auto, system or a path')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--only', choices=SETTINGS, help=argparse.SUPPRESS)  # one child process
     return parser.parse_args(argv)
+
+
+def time_setting(args, cfg, size: int, bf16: bool, workers: int) -> dict:
+    """One setting's timings, in this process (the child started by :func:`run_setting`)."""
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    common = dict(iters=args.iters, warmup=args.warmup, num_workers=workers)
+    if args.only == 'baseline':
+        return time_training_steps(cfg, stock_pipeline(pipeline, size), channels_last=False,
+                                   bf16=False, remember=False, **common)
+    return time_training_steps(cfg, pipeline, channels_last=True, bf16=bf16,
+                               prefill_cache=True, compile_model=args.compile, **common)
+
+
+def run_setting(name: str, argv: list, allocator: str) -> dict:
+    """Time one setting in a fresh process whose allocator is ``allocator`` (an allocator
+    must be loaded before a process starts)."""
+    env = {key: value for key, value in os.environ.items() if key != 'LD_PRELOAD'}
+    env[ENV_VAR] = allocator
+    env = allocator_env(env) or env
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f'{name}.json'
+        subprocess.run([sys.executable, __file__, *argv, '--only', name, '--out', str(out)],
+                       env=env, check=True)
+        result = json.loads(out.read_text())
+    result['allocator'] = env.get('LD_PRELOAD', '').split()[0] if 'LD_PRELOAD' in env else 'glibc'
+    return result
 
 
 def main(argv=None):
@@ -49,12 +87,15 @@ def main(argv=None):
     size = input_size_of(cfg)
     bf16 = args.bf16 == 'on' or (args.bf16 == 'auto' and cfg.model.backbone.type == 'ResNet')
     workers = cfg.train_dataloader.num_workers if args.num_workers is None else args.num_workers
-    pipeline = cfg.train_dataloader.dataset.pipeline
-    common = dict(iters=args.iters, warmup=args.warmup, num_workers=workers)
-    baseline = time_training_steps(cfg, stock_pipeline(pipeline, size), channels_last=False,
-                                   bf16=False, **common)
-    fast = time_training_steps(cfg, pipeline, channels_last=True, bf16=bf16,
-                               prefill_cache=True, compile_model=args.compile, **common)
+    if args.only:
+        Path(args.out).write_text(json.dumps(time_setting(args, cfg, size, bf16, workers)))
+        return
+    argv = [arg for arg in (sys.argv[1:] if argv is None else argv)]
+    if '--out' in argv:  # the children write their own files
+        at = argv.index('--out')
+        del argv[at:at + 2]
+    baseline = run_setting('baseline', argv, 'system')
+    fast = run_setting('fast', argv, args.allocator)
     from mmpretrain.registry import MODELS
     flops = forward_flops(MODELS.build(cfg.model), size)
     peaks = {'fp32': peak_matmul_flops(torch.float32)}

@@ -25,10 +25,12 @@ def transfer(folder: Path, test_set: str, confidence: float) -> dict:
     for rule, conf in (('plain', None), ('bound', confidence)):
         threshold = threshold_for_sensitivity(*internal, WHO_SENSITIVITY, conf)
         rates = rates_at(*external, threshold)
+        has_normals = bool((external[1] == 0).any())  # a TB-only set has no specificity
         row[rule] = dict(threshold=threshold, sensitivity=rates['sensitivity'],
-                         specificity=rates['specificity'],
+                         specificity=rates['specificity'] if has_normals else None,
                          who_target_met=bool(meets_who_target(rates['sensitivity'],
-                                                              rates['specificity'])))
+                                                              rates['specificity']))
+                         if has_normals else None)
     return row
 
 
@@ -39,10 +41,13 @@ def markdown(rows, test_set: str, confidence: float) -> str:
         cells = [Path(r['folder']).name]
         for rule in ('plain', 'bound'):
             m = r[rule]
-            cells += [f"{m['threshold']:.3f}",
-                      f"{100 * m['sensitivity']:.1f} / {100 * m['specificity']:.1f}",
-                      'met' if m['who_target_met'] else 'no']
+            spec = '–' if m['specificity'] is None else f"{100 * m['specificity']:.1f}"
+            who = {None: '–', True: 'met', False: 'no'}[m['who_target_met']]
+            cells += [f"{m['threshold']:.3f}", f"{100 * m['sensitivity']:.1f} / {spec}", who]
         lines.append('| ' + ' | '.join(cells) + ' |')
+    if any(r['plain']['who_target_met'] is None for r in rows):
+        lines += ['', f'{test_set} holds no normal X-rays: no specificity, no WHO verdict.']
+        return '\n'.join(lines)
     met = {rule: sum(r[rule]['who_target_met'] for r in rows) for rule in ('plain', 'bound')}
     lines += ['', f"WHO target met on {test_set}: {met['plain']} of {len(rows)} with the plain "
               f"rule, {met['bound']} of {len(rows)} with the {confidence:.0%}-bound rule."]

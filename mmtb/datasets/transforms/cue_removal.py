@@ -17,6 +17,8 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 
+from mmtb.datasets.transforms.memo import RememberedByContent
+
 __all__ = ['BURNT_IN_MIN_AREA', 'BURNT_IN_MIN_FILL', 'BURNT_IN_SATURATION', 'CropLungField',
            'IntensityStandardize', 'MaskBurntInBlocks', 'find_burnt_in_blocks', 'grey_of',
            'is_burnt_in_block', 'saturated_components', 'with_channels_of']
@@ -61,7 +63,7 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- exposure
 @TRANSFORMS.register_module()
-class IntensityStandardize(BaseTransform):
+class IntensityStandardize(RememberedByContent, BaseTransform):
     """Per-image intensity standardisation, so exposure and contrast stop identifying a source.
 
     Args:
@@ -159,7 +161,7 @@ def find_burnt_in_blocks(grey: np.ndarray, saturation: int = BURNT_IN_SATURATION
 
 
 @TRANSFORMS.register_module()
-class MaskBurntInBlocks(BaseTransform):
+class MaskBurntInBlocks(RememberedByContent, BaseTransform):
     """Find burnt-in redaction blocks and text and neutralise them (fill or inpaint).
 
     Two kinds of saturated (``>= saturation``, 8-connected) components are treated as burnt in:
@@ -194,6 +196,7 @@ class MaskBurntInBlocks(BaseTransform):
     ``results['burnt_in_fraction']`` records the fraction of the image that was neutralised.
     """
 
+    memo_keys = ('burnt_in_fraction', )  # written besides img; remembered in training (memo.py)
     FILLS = ('median', 'inpaint')
 
     def __init__(self, min_area: float = BURNT_IN_MIN_AREA, fill: str = 'median',
@@ -298,7 +301,7 @@ class MaskBurntInBlocks(BaseTransform):
 
 # ----------------------------------------------------------------------------- field of view
 @TRANSFORMS.register_module()
-class CropLungField(BaseTransform):
+class CropLungField(RememberedByContent, BaseTransform):
     """Crop to the lung field and resize back, so borders, labels and field of view stop
     differing by hospital.
 
@@ -343,6 +346,8 @@ class CropLungField(BaseTransform):
             their height (the lung bases overlap the diaphragm and heart, so look brighter).
         work_size: side the search runs at (speed; the crop is applied at full resolution).
     """
+
+    memo_keys = ('lung_box', )  # written besides img; remembered in training (memo.py)
 
     def __init__(self, margin: float = 0.05, min_lung_area: float = 0.02,
                  min_separation: float = 0.15, min_size_ratio: float = 0.3,
