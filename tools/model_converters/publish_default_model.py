@@ -186,6 +186,10 @@ def main(argv=None):
         if 'screening/auc' in json.loads((out / f'eval_{name}.json').read_text())['metrics']:
             write_local_calibration(out, name)  # needs TB and normal X-rays
     write_card(out, args.config, source, args.note)
+    # the borderline band depends on the weights and the threshold: measured after publishing
+    print(f'next: python tools/analysis_tools/borderline_band.py data/tbcxr/meta/test.json '
+          f'--checkpoint {out / "model.pth"} --operating-point {out / "operating_point.json"} '
+          f'--jitter-csv {out / "retest_jitter_internal.csv"} (docs/app.md#the-borderline-band)')
 
 
 def write_local_calibration(out: Path, name: str) -> None:
