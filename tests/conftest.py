@@ -5,6 +5,7 @@ suite, ``pytest``, also runs the ``slow`` tests: every test over about a second 
 tiny model, runs a tool as a subprocess, ...), marked where it is defined, and every test that
 needs one of the trained models below (``SLOW_FIXTURES``), marked here.
 """
+import io
 import json
 import os
 import sys
@@ -247,3 +248,36 @@ def chest_in_border(border_value: int, size: int = 96, border: int = 40) -> tupl
         (border + int(0.56 * size), border + top, border + int(0.68 * size) + half_w,
          border + bottom)]
     return canvas.astype(np.uint8), lungs
+
+
+def dicom_bytes(arr=None, photometric='MONOCHROME2', rows=None, cols=None, samples=1, bits=12,
+                pixel_data=True, preamble=True, **extra) -> bytes:
+    """A DX DICOM of ``arr`` (uint16, HxW or HxWxC with ``samples``); ``extra`` sets more
+    attributes (e.g. WindowCenter); without ``preamble`` the file starts at its first tag."""
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    arr = np.zeros((40, 48), np.uint16) if arr is None else arr
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = '1.2.840.10008.5.1.4.1.1.1.1'  # Digital X-Ray, presentation
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset('test.dcm', {}, file_meta=meta, preamble=b'\0' * 128)
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = 'DX'
+    ds.Rows, ds.Columns = rows or arr.shape[0], cols or arr.shape[1]
+    ds.SamplesPerPixel = samples
+    ds.PhotometricInterpretation = photometric
+    ds.BitsAllocated = 16 if bits > 8 else 8
+    ds.BitsStored, ds.HighBit, ds.PixelRepresentation = bits, bits - 1, 0
+    if samples > 1:
+        ds.PlanarConfiguration = 0
+    for key, value in extra.items():
+        setattr(ds, key, value)
+    if pixel_data:
+        ds.PixelData = arr.astype('<u2' if bits > 8 else np.uint8).tobytes()
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    data = buf.getvalue()
+    return data if preamble else data[132:]

@@ -18,7 +18,7 @@ import streamlit as st
 from mmtb.apis import TBScreener, list_checkpoints
 from mmtb.app.helpers import ModelDefaults, model_choices, model_defaults
 
-__all__ = ['first_model', 'load_screener', 'warm_up_in_background']
+__all__ = ['first_model', 'load_screener', 'screener_args', 'warm_up_in_background']
 log = logging.getLogger('mmtb.demo')
 
 
@@ -31,18 +31,19 @@ def load_screener(config: str | None, checkpoint: str | None, threshold) -> TBSc
     return screener
 
 
-def _str_or_none(value) -> str | None:
-    return None if value is None else str(value)
+def screener_args(entry: dict, threshold) -> tuple:
+    """The ``load_screener`` arguments for an entry of the sidebar's model list: the page and
+    the warm-up must pass the same values, or the warm-up fills a cache entry nobody reads."""
+    config, checkpoint = entry['config'], entry['checkpoint']
+    return (None if config is None else str(config),
+            None if checkpoint is None else str(checkpoint), threshold)
 
 
 def first_model(defaults: ModelDefaults) -> tuple | None:
     """The ``load_screener`` arguments of the model the sidebar selects before anyone touches
     it (the first entry of its list, with the start-up threshold), or None when none is listed."""
     choices = model_choices(defaults, list_checkpoints(defaults.work_dirs))
-    if not choices:
-        return None
-    entry = choices[0]
-    return _str_or_none(entry['config']), _str_or_none(entry['checkpoint']), defaults.threshold
+    return screener_args(choices[0], defaults.threshold) if choices else None
 
 
 def warm_up_in_background(app_argv: list[str] | None) -> threading.Thread | None:

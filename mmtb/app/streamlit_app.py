@@ -61,7 +61,7 @@ from mmtb.app.helpers import (
     probability_bar_html,
     side_by_side,
 )
-from mmtb.app.model_cache import load_screener
+from mmtb.app.model_cache import load_screener, screener_args
 from mmtb.io.decode import MIN_SIDE, XrayDecodeError
 
 EDIT_DEFAULTS = dict(edit_crop=False, edit_scale=100, edit_brightness=1.0,
@@ -112,8 +112,7 @@ def sidebar_model(defaults: ModelDefaults, side) -> tuple[TBScreener | None, str
     more = side.expander('Threshold', expanded=False)
     threshold, threshold_label = threshold_inputs(defaults, more)
     try:
-        screener = load_screener(_str_or_none(entry['config']),
-                                 _str_or_none(entry['checkpoint']), threshold)
+        screener = load_screener(*screener_args(entry, threshold))
     except Exception:  # a broken or mismatched file: say so, keep the app up, tell no paths
         log.exception('model loading failed')
         st.error(LOAD_FAILED)
@@ -387,10 +386,6 @@ def main() -> None:
             preview.empty()  # the result shows the screened image beside its heat map
     if screener is not None:
         model_details(screener, calibration)
-
-
-def _str_or_none(value) -> str | None:
-    return None if value is None else str(value)
 
 
 def _one_line(e: BaseException) -> str:

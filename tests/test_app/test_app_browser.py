@@ -20,7 +20,7 @@ import urllib.request
 
 import numpy as np
 import pytest
-from conftest import REPO, synthetic_xray
+from conftest import REPO, dicom_bytes, synthetic_xray
 from PIL import Image
 
 CHROMIUM = '/usr/bin/chromium'
@@ -54,26 +54,6 @@ def xray_png() -> bytes:
     grey, _ = synthetic_xray(np.random.default_rng(7), 256, lesion=True)
     buf = io.BytesIO()
     Image.fromarray(grey).save(buf, 'PNG')
-    return buf.getvalue()
-
-
-def dicom_bytes(grey) -> bytes:
-    """A 12-bit MONOCHROME2 DX DICOM with the standard preamble, as a PACS export writes it."""
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = '1.2.840.10008.5.1.4.1.1.1.1'
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = FileDataset('IM000001', {}, file_meta=meta, preamble=b'\0' * 128)
-    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, generate_uid()
-    ds.Modality, ds.PhotometricInterpretation = 'DX', 'MONOCHROME2'
-    ds.Rows, ds.Columns = grey.shape
-    ds.SamplesPerPixel = 1
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.PixelData = (grey.astype('<u2') * 16).tobytes()
-    buf = io.BytesIO()
-    ds.save_as(buf, enforce_file_format=True)
     return buf.getvalue()
 
 
@@ -251,7 +231,8 @@ def test_crop_corners_drag_directly_and_the_box_stays_on_the_image(new_page):
 def test_a_dicom_without_extension_is_screened(new_page):
     page = new_page()
     grey, _ = synthetic_xray(np.random.default_rng(11), 128, lesion=True)
-    upload(page, 'IM000001', dicom_bytes(grey), 'application/octet-stream')
+    dicom = dicom_bytes(grey.astype(np.uint16) * 16)  # 12 bits, as a PACS export holds it
+    upload(page, 'IM000001', dicom, 'application/octet-stream')
     page.get_by_text('Image to screen (128 x 128 px)').first.wait_for(timeout=60_000)
     screen(page)
     assert page.get_by_text('TB probability').first.is_visible()

@@ -12,7 +12,7 @@ import zlib
 
 import numpy as np
 import pytest
-from conftest import REPO, synthetic_xray
+from conftest import REPO, dicom_bytes, synthetic_xray
 from PIL import Image
 
 from mmtb.app.helpers import (  # noqa: E402
@@ -55,36 +55,13 @@ def png_header_only(width: int, height: int) -> bytes:
             + chunk(b'IEND', b''))
 
 
-def dicom_bytes(arr, photometric='MONOCHROME2', preamble=True) -> bytes:
-    """A minimal 16-bit DX DICOM (RGB when ``arr`` has 3 channels)."""
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = '1.2.840.10008.5.1.4.1.1.1.1'
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = FileDataset('x.dcm', {}, file_meta=meta, preamble=b'\0' * 128)
-    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, generate_uid()
-    ds.Modality, ds.PhotometricInterpretation = 'DX', photometric
-    ds.Rows, ds.Columns = arr.shape[:2]
-    ds.SamplesPerPixel = arr.shape[2] if arr.ndim == 3 else 1
-    if arr.ndim == 3:
-        ds.PlanarConfiguration = 0
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.PixelData = arr.astype('<u2').tobytes()
-    buf = io.BytesIO()
-    ds.save_as(buf, enforce_file_format=True)
-    return buf.getvalue() if preamble else buf.getvalue()[132:]
-
-
 BAD_UPLOADS = {  # name, bytes, what the message must say
     'empty': ('empty.png', b'', 'empty'),
     'text': ('notes.png', b'This is a text file, not an image.\n' * 4, 'not an image'),
     'truncated': ('cut.png', xray_png()[:400], 'truncated'),
     'one_pixel': ('dot.png', png_bytes(np.zeros((1, 1), np.uint8)), 'too small'),
     'bomb': ('bomb.png', png_header_only(20000, 20000), 'too large'),
-    'colour_dicom': ('rgb.dcm', dicom_bytes(np.zeros((40, 48, 3), np.uint16), 'RGB'),
+    'colour_dicom': ('rgb.dcm', dicom_bytes(np.zeros((40, 48, 3), np.uint16), 'RGB', samples=3),
                      'Colour DICOM images are not supported'),
 }
 

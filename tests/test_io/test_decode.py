@@ -7,6 +7,7 @@ import zlib
 import cv2
 import numpy as np
 import pytest
+from conftest import dicom_bytes
 from PIL import Image, ImageFile
 
 from mmtb.io.decode import (
@@ -66,37 +67,6 @@ def png_header_only(width, height):
             + chunk(b'IDAT', zlib.compress(b'\0' * 16)) + chunk(b'IEND', b''))
 
 
-def dicom(arr=None, photometric='MONOCHROME2', rows=None, cols=None, samples=1, bits=12,
-          pixel_data=True, preamble=True, **extra):
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    arr = np.zeros((40, 48), np.uint16) if arr is None else arr
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = '1.2.840.10008.5.1.4.1.1.1.1'  # Digital X-Ray, presentation
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = FileDataset('test.dcm', {}, file_meta=meta, preamble=b'\0' * 128)
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Modality = 'DX'
-    ds.Rows, ds.Columns = rows or arr.shape[0], cols or arr.shape[1]
-    ds.SamplesPerPixel = samples
-    ds.PhotometricInterpretation = photometric
-    ds.BitsAllocated = 16 if bits > 8 else 8
-    ds.BitsStored, ds.HighBit, ds.PixelRepresentation = bits, bits - 1, 0
-    if samples > 1:
-        ds.PlanarConfiguration = 0
-    for key, value in extra.items():
-        setattr(ds, key, value)
-    if pixel_data:
-        ds.PixelData = arr.astype('<u2' if bits > 8 else np.uint8).tobytes()
-    buf = io.BytesIO()
-    ds.save_as(buf, enforce_file_format=True)
-    data = buf.getvalue()
-    return data if preamble else data[132:]
-
-
 def gradient_12bit(h=40, w=64):
     return np.tile(np.linspace(0, 4095, w).round().astype(np.uint16), (h, 1))
 
@@ -144,7 +114,7 @@ def test_grey_rgb_png_scores_zero_colourfulness():
     lambda tmp: encode(np.dstack([colour_image(), np.full((96, 80), 128, np.uint8)])),
     lambda tmp: encode(Image.fromarray(colour_image()).quantize(16)),
     lambda tmp: exif_jpeg(6),
-    lambda tmp: dicom(gradient_12bit()),
+    lambda tmp: dicom_bytes(gradient_12bit()),
 ], ids=['grey-png', 'colour-png', 'grey-jpeg', 'colour-jpeg', 'colour-jpeg-444', '16bit-png',
         'rgba-png', 'palette-png', 'exif-jpeg', 'dicom'])
 def test_read_grey_equals_decode(tmp_path, make):
@@ -257,7 +227,7 @@ def test_exif_orientation_is_applied():
 # ----------------------------------------------------------------------------- DICOM
 def test_dicom_monochrome2_full_range_bone_white():
     arr = gradient_12bit()
-    out = decode_xray(dicom(arr))
+    out = decode_xray(dicom_bytes(arr))
     assert (out.source_format, out.source_mode, out.bit_depth) == ('DICOM', 'MONOCHROME2', 12)
     assert out.grey.shape == arr.shape and out.grey.dtype == np.uint8
     assert out.grey[:, 0].max() == 0 and out.grey[:, -1].min() == 255
@@ -266,15 +236,15 @@ def test_dicom_monochrome2_full_range_bone_white():
 
 def test_dicom_monochrome1_is_inverted():
     arr = gradient_12bit()
-    out = decode_xray(dicom(arr, 'MONOCHROME1'))
+    out = decode_xray(dicom_bytes(arr, 'MONOCHROME1'))
     assert out.source_mode == 'MONOCHROME1'
-    np.testing.assert_array_equal(out.grey, 255 - decode_xray(dicom(arr)).grey)
+    np.testing.assert_array_equal(out.grey, 255 - decode_xray(dicom_bytes(arr)).grey)
 
 
 def test_dicom_window_is_applied():
     arr = gradient_12bit()
-    plain = decode_xray(dicom(arr)).grey
-    windowed = decode_xray(dicom(arr, WindowCenter=1024, WindowWidth=512)).grey
+    plain = decode_xray(dicom_bytes(arr)).grey
+    windowed = decode_xray(dicom_bytes(arr, WindowCenter=1024, WindowWidth=512)).grey
     # Outside 768..1280 everything saturates; without a window only the ends are 0/255.
     assert (windowed[:, arr[0] < 700] == 0).all() and (windowed[:, arr[0] > 1350] == 255).all()
     assert (plain == 255).mean() < 0.05 and (windowed == 255).mean() > 0.5
@@ -282,11 +252,11 @@ def test_dicom_window_is_applied():
 
 def test_dicom_from_path_with_and_without_preamble(tmp_path):
     arr = gradient_12bit()
-    expected = decode_xray(dicom(arr)).grey
+    expected = decode_xray(dicom_bytes(arr)).grey
     with_preamble = tmp_path / 'a.bin'
-    with_preamble.write_bytes(dicom(arr))
+    with_preamble.write_bytes(dicom_bytes(arr))
     bare = tmp_path / 'b.dcm'
-    bare.write_bytes(dicom(arr, preamble=False))
+    bare.write_bytes(dicom_bytes(arr, preamble=False))
     for path in (with_preamble, bare):
         np.testing.assert_array_equal(decode_xray(path).grey, expected)
         np.testing.assert_array_equal(read_grey(path), expected)
@@ -307,18 +277,18 @@ def test_compressed_dicom_decodes_like_the_uncompressed_file(compressed):
 def test_colour_dicom_is_refused():
     rgb = np.zeros((40, 48, 3), np.uint8)
     with pytest.raises(XrayDecodeError, match='^Colour DICOM images are not supported: '):
-        decode_xray(dicom(rgb, 'RGB', samples=3, bits=8))
+        decode_xray(dicom_bytes(rgb, 'RGB', samples=3, bits=8))
 
 
 def test_dicom_without_pixel_data_is_refused():
     with pytest.raises(XrayDecodeError, match='no pixel data'):
-        decode_xray(dicom(pixel_data=False))
+        decode_xray(dicom_bytes(pixel_data=False))
 
 
 def test_huge_dicom_is_refused_from_header():
     # Rows x Columns claims 100 M pixels but only 40x48 are stored: refused before decoding.
     with pytest.raises(XrayDecodeError, match='too large'):
-        decode_xray(dicom(rows=10_000, cols=10_000))
+        decode_xray(dicom_bytes(rows=10_000, cols=10_000))
 
 
 # ----------------------------------------------------------------------------- refusals
@@ -399,8 +369,8 @@ def test_only_xray_decode_errors_escape_for_garbage():
         b'BM' + noise,
         b'II*\0' + noise,
         b'\0' * 128 + b'DICM' + noise,
-        dicom(gradient_12bit())[:300],
-        dicom(gradient_12bit())[:-500],
+        dicom_bytes(gradient_12bit())[:300],
+        dicom_bytes(gradient_12bit())[:-500],
     ]
     for data in inputs:
         with pytest.raises(XrayDecodeError) as err:
@@ -463,7 +433,7 @@ def test_every_image_extension_names_a_format_the_decoder_reads(tmp_path):
     assert set(formats) | set(DICOM_EXTENSIONS) == IMAGE_EXTENSIONS
     for extension in sorted(IMAGE_EXTENSIONS):
         path = tmp_path / f'scan{extension.upper()}'        # names are case-insensitive
-        path.write_bytes(dicom(gradient_12bit()) if extension in DICOM_EXTENSIONS
+        path.write_bytes(dicom_bytes(gradient_12bit()) if extension in DICOM_EXTENSIONS
                          else encode(xray_like(), formats[extension]))
         assert has_image_extension(path)
         assert decode_xray(path).grey.shape[0] >= MIN_SIDE

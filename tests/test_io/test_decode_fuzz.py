@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import synthetic_xray
+from conftest import dicom_bytes, synthetic_xray
 from PIL import Image
 
 from mmtb.io.decode import DecodedXray, XrayDecodeError, decode_xray, read_grey
@@ -39,30 +39,11 @@ def seed_files() -> dict[str, tuple[bytes, str]]:
         buf = io.BytesIO()
         Image.fromarray(arr).save(buf, fmt)
         files[key] = (buf.getvalue(), f'x.{fmt.lower()}')
-    dicom = dicom_bytes(grey)
+    dicom = dicom_bytes(grey.astype(np.uint16) * 16, 'MONOCHROME1', WindowCenter=2048,
+                        WindowWidth=4096)
     files['dicom'] = (dicom, 'IM000001')
     files['dicom_no_preamble'] = (dicom[132:], 'x.dcm')
     return files
-
-
-def dicom_bytes(grey) -> bytes:
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = '1.2.840.10008.5.1.4.1.1.1.1'
-    meta.MediaStorageSOPInstanceUID = '1.2.3.4'
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = FileDataset('x', {}, file_meta=meta, preamble=b'\0' * 128)
-    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, generate_uid()
-    ds.Modality, ds.PhotometricInterpretation = 'DX', 'MONOCHROME1'
-    ds.Rows, ds.Columns = grey.shape
-    ds.SamplesPerPixel = 1
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.WindowCenter, ds.WindowWidth = 2048, 4096
-    ds.PixelData = (grey.astype('<u2') * 16).tobytes()
-    buf = io.BytesIO()
-    ds.save_as(buf, enforce_file_format=True)
-    return buf.getvalue()
 
 
 def mutate(data: bytes, rng: np.random.Generator) -> bytes:

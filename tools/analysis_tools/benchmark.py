@@ -90,7 +90,7 @@ def main(argv=None):
     if args.only:
         Path(args.out).write_text(json.dumps(time_setting(args, cfg, size, bf16, workers)))
         return
-    argv = [arg for arg in (sys.argv[1:] if argv is None else argv)]
+    argv = list(sys.argv[1:] if argv is None else argv)
     if '--out' in argv:  # the children write their own files
         at = argv.index('--out')
         del argv[at:at + 2]
