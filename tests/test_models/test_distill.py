@@ -24,14 +24,16 @@ ROBUST = ('configs/robust/efficientnet-lite0-in1k-pre-fpn_re-ra-rf-robust_1xb32-
 pytestmark = pytest.mark.usefixtures('one_thread')  # conftest: one torch thread
 
 
-def tiny_student(soft_weight=1.0, temperature=2.0):
+TINY_NET = dict(backbone=dict(type='MobileNetV2', widen_factor=0.25, out_indices=(7, )),
+                neck=dict(type='GlobalAveragePooling'),
+                head=dict(type='LinearClsHead', num_classes=2, in_channels=1280,
+                          loss=dict(type='CrossEntropyLoss')))
+
+
+def tiny_student(soft_weight=1.0, temperature=2.0, **kwargs):
     """A small MobileNetV2 student on 32-px inputs: fast enough to train in a test."""
-    return MODELS.build(dict(
-        type='DistillImageClassifier', temperature=temperature, soft_weight=soft_weight,
-        backbone=dict(type='MobileNetV2', widen_factor=0.25, out_indices=(7, )),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=2, in_channels=1280,
-                  loss=dict(type='CrossEntropyLoss'))))
+    return MODELS.build(dict(type='DistillImageClassifier', temperature=temperature,
+                             soft_weight=soft_weight, **TINY_NET, **kwargs))
 
 
 def samples(labels, teacher):
@@ -93,6 +95,36 @@ def test_hard_and_unlabelled_samples():
         student.loss(inputs, [DataSample().set_gt_label(0)] * 4)
     with pytest.raises(ValueError, match='soft_weight'):
         tiny_student(soft_weight=1.5)
+
+
+def normalising(mean):
+    return dict(type='ClsDataPreprocessor', mean=[mean] * 3, std=[127.5] * 3)
+
+
+def test_online_teacher_scores_the_students_batch(tmp_path):
+    torch.manual_seed(0)
+    teacher = MODELS.build(dict(type='ImageClassifier', **TINY_NET,
+                                data_preprocessor=normalising(127.5)))
+    torch.save(dict(state_dict=teacher.state_dict()), tmp_path / 'teacher.pth')
+    Config(dict(model=dict(type='ImageClassifier', **TINY_NET,
+                           data_preprocessor=normalising(127.5)))).dump(tmp_path / 'teacher.py')
+    files = dict(config=str(tmp_path / 'teacher.py'), checkpoint=str(tmp_path / 'teacher.pth'))
+    student = tiny_student(soft_weight=0.5, teacher=files,
+                           data_preprocessor=normalising(127.5))
+    assert not [k for k in student.state_dict() if 'teacher' in k]  # the student alone is saved
+    inputs = torch.randn(4, 3, 32, 32)
+    # no teacher_prob_tb in the samples: the teacher scores this very batch
+    losses = student.loss(inputs, [DataSample().set_gt_label(i % 2) for i in range(4)])
+    teacher.eval()
+    with torch.no_grad():
+        expected_teacher = torch.softmax(teacher(inputs, mode='tensor'), dim=1)[:, 1]
+        assert torch.allclose(student.online_teacher_probs(inputs), expected_teacher, atol=1e-5)
+        student.train()
+        logits = student.head(student.extract_feat(inputs))
+    expected = 0.5 * soft_target_kl(logits, expected_teacher, 2.0)
+    assert torch.allclose(losses['loss_soft'], expected, atol=1e-5)
+    with pytest.raises(ValueError, match='normalises its input differently'):
+        tiny_student(teacher=files, data_preprocessor=normalising(0.0))
 
 
 @pytest.mark.slow

@@ -14,8 +14,16 @@ where ``_T`` is the softmax at temperature T (T^2 keeps the soft term's gradient
 independent of T). Samples without a hard label (``gt_label`` < 0: unlabelled X-rays the
 teacher scored) only contribute the soft term. At test time the student is a plain
 ``ImageClassifier``: its checkpoint loads into a config with ``type='ImageClassifier'``.
+
+Offline targets only say what the teacher thinks of the clean training images, where it agrees
+with the labels. With ``teacher=dict(config=..., checkpoint=...)`` the teacher instead scores
+each augmented batch the student sees ("function matching", Beyer et al. 2022, "Knowledge
+distillation: a good teacher is patient and consistent"): its answers on shifted, blurred,
+erased X-rays are where it differs from the labels. An ensemble teacher's members then all read
+the student's input (its preprocessing, not their own views). The teacher is frozen and kept
+out of the student's state dict, so the checkpoint holds the student alone.
 """
-from typing import List
+from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +54,13 @@ def soft_target_kl(logits: torch.Tensor, teacher_prob_tb: torch.Tensor, temperat
     return F.kl_div(log_student, target, reduction='batchmean') * temperature ** 2
 
 
+def _normalisation(model) -> tuple:
+    """(mean, std) of one view's 3 channels as the model's data preprocessor applies them."""
+    pre = model.data_preprocessor
+    return tuple(None if getattr(pre, name, None) is None
+                 else tuple(getattr(pre, name).flatten()[:3].tolist()) for name in ('mean', 'std'))
+
+
 @MODELS.register_module()
 class DistillImageClassifier(ImageClassifier):
     """An ``ImageClassifier`` trained on hard labels and a teacher's soft P(TB).
@@ -54,17 +69,42 @@ class DistillImageClassifier(ImageClassifier):
         temperature: softens both distributions (1: the teacher's own probabilities).
         soft_weight: weight of the soft term in [0, 1]; 1 - soft_weight goes to the hard labels.
         tb_index: index of the tuberculosis class in the head's output.
+        teacher: None (targets from the samples' ``teacher_prob_tb``), or
+            ``dict(config=..., checkpoint=...)`` of a model that scores every training batch
+            online; it must normalise its input as the student does.
         **kwargs: ``ImageClassifier``'s (backbone, neck, head, data_preprocessor, ...).
     """
 
     def __init__(self, *args, temperature: float = 2.0, soft_weight: float = 0.5,
-                 tb_index: int = 1, **kwargs):
+                 tb_index: int = 1, teacher: Optional[dict] = None, **kwargs):
         super().__init__(*args, **kwargs)
         if temperature <= 0 or not 0 <= soft_weight <= 1:
             raise ValueError('temperature must be > 0 and soft_weight in [0, 1], got '
                              f'{temperature} and {soft_weight}')
         self.temperature, self.soft_weight = float(temperature), float(soft_weight)
         self.tb_index = int(tb_index)
+        # a plain attribute, not a submodule: not trained, not saved, not wrapped by DDP
+        self.__dict__['online_teacher'] = self._load_teacher(teacher) if teacher else None
+
+    def _load_teacher(self, teacher: dict) -> torch.nn.Module:
+        from mmpretrain.apis import get_model
+        model = get_model(teacher['config'], pretrained=teacher['checkpoint'], device='cpu')
+        model.eval().requires_grad_(False).to(memory_format=torch.channels_last)
+        if _normalisation(model) != _normalisation(self):
+            raise ValueError('the online teacher normalises its input differently from the '
+                             f'student ({_normalisation(model)} vs {_normalisation(self)}): '
+                             'it would score different pixels')
+        return model
+
+    @torch.no_grad()
+    def online_teacher_probs(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The online teacher's P(TB) (N) on the student's normalised batch."""
+        teacher = self.online_teacher.to(inputs.device)
+        if hasattr(teacher, 'mean_probability'):  # SeedEnsembleClassifier
+            probs = teacher.mean_probability(inputs, views=False)
+        else:
+            probs = torch.softmax(teacher(inputs, mode='tensor').float(), dim=1)
+        return probs[:, self.tb_index]
 
     @staticmethod
     def teacher_probs(data_samples: List[DataSample]) -> torch.Tensor:
@@ -80,7 +120,8 @@ class DistillImageClassifier(ImageClassifier):
             raise ValueError('batch augmentation (mixup/cutmix) mixes hard labels but not '
                              'the teacher targets; leave it out of a distillation config')
         logits = self.head(self.extract_feat(inputs))
-        teacher = self.teacher_probs(data_samples).to(logits.device)
+        teacher = (self.online_teacher_probs(inputs) if self.online_teacher is not None
+                   else self.teacher_probs(data_samples).to(logits.device))
         losses = dict(loss_soft=self.soft_weight * soft_target_kl(
             logits, teacher, self.temperature, self.tb_index))
         labels = torch.cat([s.gt_label for s in data_samples]).to(logits.device)

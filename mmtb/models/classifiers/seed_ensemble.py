@@ -82,9 +82,11 @@ class SeedEnsembleClassifier(BaseModel):
                              'pipeline?)')
         return inputs[:, first:first + VIEW_CHANNELS]
 
-    def mean_probability(self, inputs: torch.Tensor) -> torch.Tensor:
-        """The members' mean softmax (N x classes)."""
-        probs = [torch.softmax(m(self.member_input(inputs, i), mode='tensor').float(), dim=1)
+    def mean_probability(self, inputs: torch.Tensor, views: bool = True) -> torch.Tensor:
+        """The members' mean softmax (N x classes); ``views=False``: every member reads the
+        whole (3-channel) input instead of its view, as an online distillation teacher does."""
+        probs = [torch.softmax(m(self.member_input(inputs, i) if views else inputs,
+                                 mode='tensor').float(), dim=1)
                  for i, m in enumerate(self.members)]
         return torch.stack(probs).mean(0)
 
