@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import REPO, run_tool
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
@@ -125,6 +126,12 @@ def test_online_teacher_scores_the_students_batch(tmp_path):
     assert torch.allclose(losses['loss_soft'], expected, atol=1e-5)
     with pytest.raises(ValueError, match='normalises its input differently'):
         tiny_student(teacher=files, data_preprocessor=normalising(0.0))
+    # a student at a larger input hands the teacher the batch at the teacher's own size
+    larger = tiny_student(teacher=dict(files, input_size=16), data_preprocessor=normalising(127.5))
+    small = F.interpolate(inputs, size=(16, 16), mode='bilinear', antialias=True)
+    with torch.no_grad():
+        at_teacher_size = torch.softmax(teacher(small, mode='tensor'), dim=1)[:, 1]
+    assert torch.allclose(larger.online_teacher_probs(inputs), at_teacher_size, atol=1e-5)
 
 
 @pytest.mark.slow

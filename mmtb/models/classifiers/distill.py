@@ -21,7 +21,9 @@ each augmented batch the student sees ("function matching", Beyer et al. 2022, "
 distillation: a good teacher is patient and consistent"): its answers on shifted, blurred,
 erased X-rays are where it differs from the labels. An ensemble teacher's members then all read
 the student's input (its preprocessing, not their own views). The teacher is frozen and kept
-out of the student's state dict, so the checkpoint holds the student alone.
+out of the student's state dict, so the checkpoint holds the student alone. A student at a
+larger input than the teacher's (``teacher=dict(..., input_size=128)``) hands the teacher its
+batch resized to the size the teacher was trained at, so the teacher answers as it would in use.
 """
 from typing import List, Optional
 
@@ -71,7 +73,8 @@ class DistillImageClassifier(ImageClassifier):
         tb_index: index of the tuberculosis class in the head's output.
         teacher: None (targets from the samples' ``teacher_prob_tb``), or
             ``dict(config=..., checkpoint=...)`` of a model that scores every training batch
-            online; it must normalise its input as the student does.
+            online; it must normalise its input as the student does. An ``input_size`` key
+            resizes the batch to that square size before the teacher scores it.
         **kwargs: ``ImageClassifier``'s (backbone, neck, head, data_preprocessor, ...).
     """
 
@@ -85,6 +88,7 @@ class DistillImageClassifier(ImageClassifier):
         self.tb_index = int(tb_index)
         # a plain attribute, not a submodule: not trained, not saved, not wrapped by DDP
         self.__dict__['online_teacher'] = self._load_teacher(teacher) if teacher else None
+        self.teacher_input_size = (teacher or {}).get('input_size')
 
     def _load_teacher(self, teacher: dict) -> torch.nn.Module:
         from mmpretrain.apis import get_model
@@ -100,6 +104,10 @@ class DistillImageClassifier(ImageClassifier):
     def online_teacher_probs(self, inputs: torch.Tensor) -> torch.Tensor:
         """The online teacher's P(TB) (N) on the student's normalised batch."""
         teacher = self.online_teacher.to(inputs.device)
+        size = self.teacher_input_size
+        if size and tuple(inputs.shape[-2:]) != (size, size):
+            inputs = F.interpolate(inputs.float(), size=(size, size), mode='bilinear',
+                                   align_corners=False, antialias=True).to(inputs.dtype)
         if hasattr(teacher, 'mean_probability'):  # SeedEnsembleClassifier
             probs = teacher.mean_probability(inputs, views=False)
         else:
