@@ -3,7 +3,6 @@ model, the model-card template and the app's page, and its commands screen with 
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -16,16 +15,14 @@ import pytest
 from conftest import REPO, synthetic_xray
 from PIL import Image
 
+from mmtb.app.server import free_port
+
 
 def run(*command, **kwargs):
     return subprocess.run([str(c) for c in command], capture_output=True, text=True,
                           timeout=600, **kwargs)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope='module')

@@ -12,16 +12,15 @@ docs/images/app_phone.png (390 x 844) from this run.
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import numpy as np
 import pytest
 from conftest import REPO, dicom_bytes, synthetic_xray
 from PIL import Image
+
+from mmtb.app.server import free_port, wait_until_healthy
 
 CHROMIUM = '/usr/bin/chromium'
 CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
@@ -30,24 +29,8 @@ CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic'
 DOCS_SCREENSHOT = REPO / 'docs' / 'images' / 'app.png'
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
-def wait_until_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f'streamlit exited early:\n{proc.stdout.read()[-3000:]}')
-        try:
-            with urllib.request.urlopen(f'{url}/_stcore/health', timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f'streamlit did not answer on {url} within {timeout} s')
 
 
 def xray_png() -> bytes:

@@ -17,16 +17,16 @@ import io
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from mmtb.app.server import free_port, wait_until_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 PRESS_SCREEN = 'Press "Screen for TB" to score this image.'
@@ -61,24 +61,8 @@ def xray_png(seed: int, size: int) -> bytes:
     return buf.getvalue()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
-def wait_healthy(url, proc, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError('streamlit exited early')
-        try:
-            with urllib.request.urlopen(f'{url}/_stcore/health', timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError('streamlit did not start')
 
 
 def peak_rss_mib(pid: int):
@@ -143,7 +127,7 @@ def main(argv=None) -> int:
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results = []
     try:
-        wait_healthy(url, proc)
+        wait_until_healthy(url, proc, timeout=120)
         deadline = started + args.timeout
         # Playwright's sync API is per thread: each user gets its own driver and browser
         def run_user(user):
