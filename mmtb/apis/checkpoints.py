@@ -127,8 +127,9 @@ def checkpoint_in(work_dir: Path) -> Optional[Path]:
 
 
 def list_checkpoints(work_dirs='work_dirs') -> list[dict]:
-    """Models to choose from in the app: the shipped default (if any), then every
-    ``work_dirs/*/`` holding a config ``.py`` and a ``.pth``, as
+    """Models to choose from in the app: the shipped default (if any), the other models shipped
+    beside it (``checkpoints/<name>/`` with ``config.py`` + ``model.pth``, e.g. the distilled
+    student), then every ``work_dirs/*/`` holding a config ``.py`` and a ``.pth``, as
     ``{'name', 'config', 'checkpoint'}`` (paths as strings)."""
     models = []
     try:
@@ -138,6 +139,11 @@ def list_checkpoints(work_dirs='work_dirs') -> list[dict]:
     else:
         models.append(dict(name='default', config=str(default_config),
                            checkpoint=str(default_ckpt)))
+    shipped = DEFAULT_MODEL_DIR.parent
+    for folder in sorted(shipped.iterdir()) if shipped.is_dir() else ():
+        config, checkpoint = folder / 'config.py', folder / 'model.pth'
+        if folder != DEFAULT_MODEL_DIR and config.is_file() and checkpoint.is_file():
+            models.append(dict(name=folder.name, config=str(config), checkpoint=str(checkpoint)))
     root = Path(work_dirs)
     if not root.is_absolute() and not root.is_dir():
         root = REPO / root  # the app may be started from another directory

@@ -150,6 +150,9 @@ class TBScreener(ScreenerDecisions):
         self.bf16 = bool(bf16)
         if self.config_path == default_model_dir() / 'config.py':
             self.name = 'default'
+        elif self.config_path.name == 'config.py' and checkpoint and \
+                checkpoint.parent == self.config_path.parent:
+            self.name = self.config_path.parent.name  # a published folder, e.g. 'distilled'
         else:
             self.name = self.config_path.stem
         card = checkpoint.parent / 'model_card.md' if checkpoint else None

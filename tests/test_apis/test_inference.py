@@ -220,6 +220,9 @@ def test_the_default_model_can_be_named_by_the_environment(model_copy, tmp_path_
     """MMTB_DEFAULT_MODEL (a folder with config.py + model.pth) wins over the shipped copy; a
     folder without them is a clear error naming the variable, never the shipped model."""
     next(model_copy.glob('*.py')).rename(model_copy / 'config.py')
+    # no models shipped beside the default here
+    monkeypatch.setattr(checkpoints, 'DEFAULT_MODEL_DIR',
+                        tmp_path_factory.mktemp('no_shipped') / 'default')
     monkeypatch.setenv(checkpoints.MODEL_ENV, str(model_copy))
     s = TBScreener()
     assert s.name == 'default' and s.checkpoint_path == model_copy / 'model.pth'
@@ -304,11 +307,37 @@ def test_list_checkpoints_prefers_best_then_latest(tmp_path):
             (runs / name / f).write_text('')
     (runs / 'c_run' / 'last_checkpoint').write_text(str(runs / 'c_run' / 'epoch_1.pth'))
     found = {m['name']: m for m in list_checkpoints(runs)}
-    assert set(found) <= {'default', 'a_run', 'b_run', 'c_run'}
+    assert {'a_run', 'b_run', 'c_run'} <= set(found)
+    assert not {'no_config', 'no_weights'} & set(found)
     assert found['a_run']['checkpoint'].endswith('epoch_10.pth')
     assert found['a_run']['config'].endswith('cfg_a.py')
     assert found['b_run']['checkpoint'].endswith('best_auc_epoch_2.pth')
     assert found['c_run']['checkpoint'].endswith('epoch_1.pth')
+
+
+def test_a_published_model_folder_is_named_by_the_folder(model_copy, tmp_path_factory):
+    """A model published as FOLDER/config.py + FOLDER/model.pth (e.g. checkpoints/distilled)
+    reports FOLDER as its name in CSV rows, reports and the app, not 'config'."""
+    folder = tmp_path_factory.mktemp('shipped') / 'distilled'
+    folder.mkdir()
+    next(model_copy.glob('*.py')).rename(folder / 'config.py')
+    (model_copy / 'model.pth').rename(folder / 'model.pth')
+    assert TBScreener(checkpoint=folder / 'model.pth').name == 'distilled'
+
+
+def test_list_checkpoints_lists_the_models_shipped_beside_the_default(tmp_path, monkeypatch):
+    shipped = tmp_path / 'checkpoints'
+    for name, files in {'default': ['config.py', 'model.pth'],
+                        'distilled': ['config.py', 'model.pth'],
+                        'pretrained': ['lite0.pth']}.items():  # weights without a config
+        (shipped / name).mkdir(parents=True)
+        for f in files:
+            (shipped / name / f).write_text('')
+    monkeypatch.delenv(checkpoints.MODEL_ENV, raising=False)
+    monkeypatch.setattr(checkpoints, 'DEFAULT_MODEL_DIR', shipped / 'default')
+    found = list_checkpoints(tmp_path / 'no_work_dirs')
+    assert [m['name'] for m in found] == ['default', 'distilled']
+    assert found[1]['checkpoint'] == str(shipped / 'distilled' / 'model.pth')
 
 
 def test_overlay_cam():

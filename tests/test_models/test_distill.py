@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import REPO, run_tool
+from conftest import REPO, load_script, run_tool
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -197,3 +197,18 @@ def test_soft_target_tool_and_one_distillation_epoch(tiny_dataset, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / 'work' / 'epoch_1.pth').is_file()
     assert 'loss_soft' in result.stdout + result.stderr
+
+
+def test_a_student_is_published_as_a_plain_classifier(tmp_path):
+    """publish_default_model.py writes a student's config as an ImageClassifier: loading the
+    published model never loads (or needs) its teacher, and the student's weights fit it."""
+    publish = load_script('tools/model_converters/publish_default_model.py', 'publish_student')
+    online = ('configs/distill/efficientnet-lite0-in1k-pre-fpn_distill-default-online_'
+              '1xb32-adamw-10e_tbcxr-128px.py')
+    cfg = publish.write_config(REPO / online, tmp_path)
+    assert cfg.model.type == 'ImageClassifier'
+    assert not set(cfg.model) & {'teacher', 'temperature', 'soft_weight', 'tb_index'}
+    student = MODELS.build(Config(dict(load_config(str(REPO / online)).model,
+                                       teacher=None)))
+    plain = MODELS.build(Config.fromfile(str(tmp_path / 'config.py')).model)
+    assert plain.load_state_dict(student.state_dict()) is not None  # same keys, same shapes

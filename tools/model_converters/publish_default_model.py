@@ -37,6 +37,7 @@ from mmtb.evaluation.calibration import (
 )
 from mmtb.evaluation.roc_plot import plot_roc
 from mmtb.experiments import external_set
+from mmtb.models.classifiers.distill import student_config
 from mmtb.utils import input_size_of, set_input_size
 from mmtb.utils.compact_weights import SCALE_SUFFIX, quantize_weights
 from mmtb.utils.config import run_name, runner_config
@@ -92,6 +93,7 @@ def write_config(config: Path, out: Path, img_size=None) -> Config:
     """The config the app and tools will load; set to ``img_size``, the size it is evaluated
     at here, so that they run the model at the size its card and threshold describe."""
     cfg = Config.fromfile(str(config))
+    cfg.model = student_config(cfg.model)  # a distilled student runs without its teacher
     if img_size:
         set_input_size(cfg, img_size)
     cfg.load_from, cfg.resume, cfg.work_dir = None, False, None

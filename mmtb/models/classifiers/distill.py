@@ -33,9 +33,20 @@ from mmpretrain.models.classifiers import ImageClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-__all__ = ['DistillImageClassifier', 'soft_target_kl', 'tempered_teacher']
+__all__ = ['DistillImageClassifier', 'soft_target_kl', 'student_config', 'tempered_teacher']
 
 TEACHER_KEY = 'teacher_prob_tb'
+# DistillImageClassifier's arguments that only training reads
+DISTILL_ARGS = ('temperature', 'soft_weight', 'tb_index', 'teacher')
+
+
+def student_config(model: dict) -> dict:
+    """The model config a trained student is used with: a plain ``ImageClassifier`` of the same
+    networks (all its checkpoint holds), so that loading it never loads the teacher."""
+    if model.get('type') != 'DistillImageClassifier':
+        return model
+    return type(model)({**{k: v for k, v in model.items() if k not in DISTILL_ARGS},
+                        'type': 'ImageClassifier'})
 
 
 def tempered_teacher(prob_tb: torch.Tensor, temperature: float, tb_index: int = 1,
