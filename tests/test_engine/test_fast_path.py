@@ -45,8 +45,10 @@ def test_bf16_losses_are_within_bf16_tolerance_over_several_steps(tiny_cfg):
     fp32 = losses(tiny_cfg, pipeline, channels_last=True, bf16=False)
     bf16 = losses(tiny_cfg, pipeline, channels_last=True, bf16=True)
     assert bf16[0] == pytest.approx(fp32[0], rel=2e-2)
-    # bf16 keeps 8 mantissa bits (0.4 % per rounding); its updates drift a little further
-    assert bf16 == pytest.approx(fp32, rel=5e-2)
+    # bf16 keeps 8 mantissa bits (0.4 % per rounding); its updates drift a little further,
+    # and once the tiny model's loss is near 0 a relative bound alone is too tight (the drift
+    # measured 0.007 on a loss of 0.065 on one machine): absolute 0.01 as well
+    assert bf16 == pytest.approx(fp32, rel=5e-2, abs=1e-2)
     assert bf16 != pytest.approx(fp32, rel=1e-6)  # autocast really ran in bf16
 
 
