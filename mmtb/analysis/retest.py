@@ -20,7 +20,8 @@ import numpy as np
 
 from mmtb.app.helpers import Edits, apply_edits
 
-__all__ = ['RETEST_EDITS', 'band_from_jitter', 'logit', 'retest_band', 'retest_jitter']
+__all__ = ['RETEST_EDITS', 'band_from_jitter', 'logit', 'retest_band', 'retest_jitter',
+           'scores_and_retest_jitter']
 
 RETEST_EDITS = (Edits(scale=0.95), Edits(scale=1.05), Edits(brightness=0.95),
                 Edits(brightness=1.05), Edits(contrast=0.95), Edits(contrast=1.05),
@@ -44,15 +45,24 @@ def retest_jitter(predict_batch, greys: Sequence[np.ndarray],
                   edits: Sequence[Edits] = RETEST_EDITS, batch_size: int = 16) -> np.ndarray:
     """Each image's largest |logit change| of P(TB) over ``edits`` (``predict_batch``: a list
     of uint8 HxW grey images to P(TB), e.g. :meth:`TBScreener.predict_batch`)."""
-    jitter = np.zeros(len(greys))
+    return scores_and_retest_jitter(predict_batch, greys, edits, batch_size)[1]
+
+
+def scores_and_retest_jitter(predict_batch, greys: Sequence[np.ndarray],
+                             edits: Sequence[Edits] = RETEST_EDITS,
+                             batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """(P(TB) of each unedited image, its retest jitter): the jitter needs the unedited
+    scores anyway, so a caller that wants both screens each image once."""
+    scores, jitter = np.zeros(len(greys)), np.zeros(len(greys))
     for start in range(0, len(greys), batch_size):
         batch = list(greys[start:start + batch_size])
-        base = logit(predict_batch(batch))
+        scores[start:start + len(batch)] = predict_batch(batch)
+        base = logit(scores[start:start + len(batch)])
         for edit in edits:
             moved = logit(predict_batch([apply_edits(grey, edit) for grey in batch]))
             jitter[start:start + len(batch)] = np.maximum(jitter[start:start + len(batch)],
                                                           np.abs(moved - base))
-    return jitter
+    return scores, jitter
 
 
 def band_from_jitter(threshold: float, jitter, quantile: float = 0.95) -> tuple[float, float]:

@@ -11,6 +11,7 @@ from mmtb.analysis.retest import (
     logit,
     retest_band,
     retest_jitter,
+    scores_and_retest_jitter,
 )
 from mmtb.apis.triage import borderline_band
 
@@ -29,6 +30,20 @@ def test_the_jitter_is_the_largest_logit_change_over_the_edits():
     expected = [0.05 * g.mean() / 10 for g in greys]
     assert jitter == pytest.approx(expected, rel=0.15)
     assert len(RETEST_EDITS) == 8
+
+
+def test_the_unedited_scores_come_with_the_jitter_from_one_screening():
+    greys = [chest(64, seed) for seed in range(3)]
+    calls = []
+
+    def counting_model(batch):
+        calls.append(len(batch))
+        return brightness_model(batch)
+
+    scores, jitter = scores_and_retest_jitter(counting_model, greys, batch_size=2)
+    assert scores.tolist() == pytest.approx(brightness_model(greys))
+    assert jitter.tolist() == pytest.approx(retest_jitter(brightness_model, greys, batch_size=2))
+    assert sum(calls) == len(greys) * (1 + len(RETEST_EDITS))  # each image once unedited
 
 
 def test_a_model_the_edits_do_not_move_has_no_band_width():

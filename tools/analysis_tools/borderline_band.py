@@ -57,7 +57,7 @@ def image_paths(images: Path) -> list[Path]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmtb.analysis.retest import retest_band, retest_jitter
+    from mmtb.analysis.retest import retest_band, scores_and_retest_jitter
     from mmtb.apis import TBScreener
     from mmtb.io.decode import read_grey
     point_path = Path(args.operating_point)
@@ -75,10 +75,10 @@ def main(argv=None) -> int:
         screener = TBScreener(config=args.config, checkpoint=args.checkpoint,
                               threshold=float(point['threshold']))
         greys = [read_grey(str(p)) for p in paths]
-        jitter = retest_jitter(screener.predict_batch, greys, batch_size=args.batch_size)
+        scores, jitter = scores_and_retest_jitter(screener.predict_batch, greys,
+                                                  batch_size=args.batch_size)
         measured_on = f'{len(paths)} X-rays of {args.images}'
         if args.jitter_csv:
-            scores = screener.predict_batch(greys)
             with open(args.jitter_csv, 'w', newline='') as f:
                 writer = csv.writer(f)
                 writer.writerow(['file', 'prob_tb', 'logit_jitter'])
